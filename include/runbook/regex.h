@@ -43,6 +43,19 @@ int rb_regex_match_groups(const struct rb_regex *re, const char *subject,
 size_t rb_regex_ngroups(const struct rb_regex *re);
 const char *rb_regex_group_name(const struct rb_regex *re, size_t i);
 
+/*
+ * Match and report the span of capture group `group` (0 = the whole match)
+ * as an offset and length into subject. Returns 1 when re matched and the
+ * group took part in the match, 0 when re did not match or the group is
+ * unset (*out_start and *out_len are then 0), or RB_ETOOBIG like
+ * rb_regex_match.
+ */
+int rb_regex_match_span(const struct rb_regex *re, const char *subject,
+    size_t len, size_t group, size_t *out_start, size_t *out_len,
+    struct rb_error *err);
+/* Number of capture groups, named or not (group 0 not counted). */
+size_t rb_regex_ncaptures(const struct rb_regex *re);
+
 void rb_regex_free(struct rb_regex *re);
 
 #endif

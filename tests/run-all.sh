@@ -1,0 +1,65 @@
+#!/bin/sh
+# run-all.sh BUILD - every test layer of `make test`: unit tests, CLI tests
+# (which start their own sshd, HTTP and PostgreSQL servers), the man page
+# lint, and a short fuzz smoke run. Ends with the total "N passed, N failed".
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+total_p=0 total_f=0 total_s=0
+
+count() {
+	# count LAYER-OUTPUT-LAST-LINE
+	p=$(printf '%s\n' "$1" | sed -n 's/.* \([0-9]*\) passed.*/\1/p; s/^\([0-9]*\) passed.*/\1/p' | head -n 1)
+	f=$(printf '%s\n' "$1" | sed -n 's/.* \([0-9]*\) failed.*/\1/p' | head -n 1)
+	s=$(printf '%s\n' "$1" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p' | head -n 1)
+	total_p=$((total_p + ${p:-0}))
+	total_f=$((total_f + ${f:-1}))
+	total_s=$((total_s + ${s:-0}))
+}
+
+echo "== unit tests"
+out=$("$BUILD/unit-tests" 2>&1)
+code=$?
+printf '%s\n' "$out" | grep -v '^ok ' | tail -n 50
+last=$(printf '%s\n' "$out" | tail -n 1)
+count "$last"
+[ "$code" -ne 0 ] && [ "${f:-0}" -eq 0 ] && total_f=$((total_f + 1))
+
+echo "== cli tests"
+out=$(sh tests/cli/run.sh "$BUILD" 2>&1)
+code=$?
+printf '%s\n' "$out"
+last=$(printf '%s\n' "$out" | tail -n 1)
+count "$last"
+[ "$code" -ne 0 ] && [ "${f:-0}" -eq 0 ] && total_f=$((total_f + 1))
+
+if [ -f src/runbook.1 ]; then
+	echo "== man page"
+	if command -v mandoc >/dev/null 2>&1; then
+		if mandoc -Tlint -W warning src/runbook.1; then
+			total_p=$((total_p + 1)); echo "mandoc -Tlint: ok"
+		else
+			total_f=$((total_f + 1)); echo "mandoc -Tlint: FAILED"
+		fi
+	else
+		total_s=$((total_s + 1)); echo "mandoc not installed: skipped"
+	fi
+fi
+
+if [ -z "${SKIP_FUZZ:-}" ] && [ -n "$(ls tests/fuzz/fuzz_*.c 2>/dev/null)" ]; then
+	echo "== fuzz smoke"
+	if command -v clang >/dev/null 2>&1; then
+		out=$(make --no-print-directory fuzz-smoke BUILD="$BUILD-fuzz" 2>&1)
+		code=$?
+		printf '%s\n' "$out" | tail -n 20
+		last=$(printf '%s\n' "$out" | tail -n 1)
+		count "$last"
+		[ "$code" -ne 0 ] && [ "${f:-0}" -eq 0 ] && total_f=$((total_f + 1))
+	else
+		total_s=$((total_s + 1)); echo "clang not installed: skipped"
+	fi
+fi
+
+echo "== total"
+echo "$total_p passed, $total_f failed, $total_s skipped"
+[ "$total_f" -eq 0 ]
