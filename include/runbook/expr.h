@@ -103,8 +103,10 @@ int rb_expr_check(const struct rb_expr *e, rb_resolve_fn resolve,
     void *payload, struct rb_diags *diags);
 /*
  * Evaluate. An operand that is RB_VAL_UNKNOWN makes the result unknown
- * (except where && / || are decided by the other side). Returns 0, or
- * RB_EINVAL / RB_ETOOBIG (regex limit) with a message in err.
+ * (except where && / || are decided by the other side). *out is overwritten
+ * (not released first); the caller releases it, also after a failure, when
+ * it is null. Returns 0, or RB_EINVAL / RB_ETOOBIG (regex limit) with a
+ * message in err.
  */
 int rb_expr_eval(struct rb_value *out, const struct rb_expr *e,
     rb_lookup_fn lookup, void *payload, struct rb_error *err);

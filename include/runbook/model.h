@@ -75,7 +75,7 @@ struct rb_expect {
 	struct rb_regex *not_stderr_re;
 };
 
-struct rb_capture {
+struct rb_step_capture {
 	char *name;			/* steps.ID.vars.NAME */
 	struct rb_regex *re;		/* named group NAME, else group 1/whole */
 	char *stream;			/* "stdout" (default) or "stderr" */
@@ -96,7 +96,8 @@ struct rb_step {
 	int64_t sleep_ms;		/* RB_ACT_SLEEP */
 	struct rb_http_spec *http;	/* RB_ACT_HTTP */
 	struct rb_notify_spec *notify;	/* RB_ACT_NOTIFY */
-	char *sub_runbook;		/* RB_ACT_RUNBOOK: name or path */
+	char *sub_runbook;		/* RB_ACT_RUNBOOK: name or path as
+					   written; rb_runbook_find_from() */
 	struct rb_kv *with;		/* RB_ACT_RUNBOOK: params */
 	size_t nwith;
 
@@ -116,7 +117,7 @@ struct rb_step {
 	int64_t timeout_ms;		/* per attempt; default 5m */
 	struct rb_retries retries;
 	struct rb_expect expect;
-	struct rb_capture *captures;
+	struct rb_step_capture *captures;
 	size_t ncaptures;
 	struct rb_step *rollback;	/* compensation (a run step) or NULL */
 	bool continue_on_error;
@@ -272,7 +273,7 @@ struct rb_route {
 	struct rb_route_match *match;
 	size_t nmatch;
 	enum rb_route_status status;
-	char *runbook;
+	char *runbook;			/* as written; rb_runbook_find_from() */
 	struct rb_kv *params;		/* templates over alert.* */
 	size_t nparams;
 	int64_t dedup_ms;		/* 0 = no dedup window */
@@ -317,6 +318,15 @@ void rb_routes_free(struct rb_routes *routes);
  * looked).
  */
 int rb_runbook_find(char **out, const char *name_or_file,
+    struct rb_error *err);
+/*
+ * Resolve a reference made inside the file `from` (a `runbook:` step, a
+ * route's runbook): a path (containing '/' or ending in .yaml/.yml) is
+ * relative to the directory of from; a name is looked up like
+ * rb_runbook_find(). Returns 0 and a newly allocated path in *out, or
+ * RB_ENOTFOUND with a message and hint in err.
+ */
+int rb_runbook_find_from(char **out, const char *ref, const char *from,
     struct rb_error *err);
 /* The search path as a list of directories (caller releases). */
 void rb_runbook_search_path(struct rb_strvec *out);

@@ -21,11 +21,17 @@ struct rb_node_pair;
 
 struct rb_node {
 	enum rb_node_kind kind;
-	struct rb_loc loc;
+	struct rb_loc loc;	/* where the node starts (a quote, `|`, `[`) */
 	/* RB_NODE_SCALAR */
 	char *str;		/* NUL-terminated (may contain NUL: use len) */
 	size_t len;
 	bool quoted;		/* single, double, literal or folded style */
+	/*
+	 * Where the scalar's text starts: after an opening quote, or on the
+	 * first line of a block scalar's body. Templates and expressions are
+	 * parsed at this location so their errors point at the right column.
+	 */
+	struct rb_loc text_loc;
 	/* RB_NODE_MAP */
 	struct rb_node_pair *pairs;
 	size_t npairs;

@@ -19,5 +19,6 @@
 #include "runbook/params.h"
 #include "runbook/scope.h"
 #include "runbook/plan.h"
+#include "runbook/engine.h"
 
 #endif

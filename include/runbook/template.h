@@ -8,9 +8,16 @@
  *
  * Injection safety: with RB_TMPL_SHELL every substituted value is written as
  * one POSIX single-quoted word unless the author wrote `| raw`. Secret values
- * never reach command text: with RB_TMPL_SHELL they render as a reference to
- * an environment variable ("$RUNBOOK_SECRET_1") whose NAME=value is appended
- * to ctx->secret_env; in other modes with RB_TMPL_MASK they render as ******.
+ * (and anything computed from one) never reach command text: with
+ * RB_TMPL_SHELL they render as a reference to an environment variable
+ * ("$RUNBOOK_SECRET_1", or ${RUNBOOK_SECRET_1} under `| raw`, which also
+ * works inside the author's own double quotes) whose NAME=value is appended
+ * to ctx->secret_env. Numbering continues after the RUNBOOK_SECRET_ entries
+ * already in ctx->secret_env, so several renders can share one environment.
+ * With RB_TMPL_SHELL and no secret_env a secret renders as '******'; in
+ * other modes with RB_TMPL_MASK it renders as ******, and without either
+ * flag as itself (HTTP headers, notification bodies). Unknown (plan-time)
+ * values render as "<runtime:NAME>" in every mode, unquoted.
  */
 #ifndef RUNBOOK_TEMPLATE_H
 #define RUNBOOK_TEMPLATE_H

@@ -19,21 +19,21 @@
  * ReDoS bound), the depth limit bounds nested backtracking frames, and the
  * heap limit (KiB) bounds the memory the interpreter may use for them.
  */
-#define RE_MATCH_LIMIT	100000
-#define RE_DEPTH_LIMIT	10000
-#define RE_HEAP_LIMIT	20000
+#define RE_MATCH_LIMIT 100000
+#define RE_DEPTH_LIMIT 10000
+#define RE_HEAP_LIMIT 20000
 
 /* How much of a pattern is quoted in messages. */
-#define RE_QUOTE_MAX	80
+#define RE_QUOTE_MAX 80
 
 struct rb_regex {
-	pcre2_code *code;		/* compiled pattern */
-	pcre2_match_context *mctx;	/* limits; read-only after compile */
-	char *source;			/* as written, slashes and flags included */
-	size_t ngroups;			/* named groups */
-	char **names;			/* ngroups names, in name-table order */
-	uint32_t *numbers;		/* their group numbers */
-	uint32_t ncaptures;		/* all capture groups */
+	pcre2_code *code;	   /* compiled pattern */
+	pcre2_match_context *mctx; /* limits; read-only after compile */
+	char *source;		   /* as written, slashes and flags included */
+	size_t ngroups;		   /* named groups */
+	char **names;		   /* ngroups names, in name-table order */
+	uint32_t *numbers;	   /* their group numbers */
+	uint32_t ncaptures;	   /* all capture groups */
 };
 
 /* Map one /re/flags flag letter onto PCRE2 options; 0 when unknown. */
@@ -72,7 +72,8 @@ load_names(struct rb_regex *re)
 	for (i = 0; i < count; i++) {
 		PCRE2_SPTR ent = table + (size_t)i * entsize;
 
-		/* Each entry: a 2-byte big-endian group number, then the name. */
+		/* Each entry: a 2-byte big-endian group number, then the name.
+		 */
 		re->numbers[i] = ((uint32_t)ent[0] << 8) | ent[1];
 		re->names[i] = xstrdup((const char *)ent + 2);
 	}
@@ -86,8 +87,8 @@ rb_regex_compile(struct rb_regex **out, const char *pattern, size_t len,
 	struct rb_regex *re = NULL;
 	const char *body = pattern;
 	size_t blen = len, skip = 0, i;
-	uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
-	    PCRE2_NEVER_BACKSLASH_C;
+	uint32_t opts =
+	    PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
 	PCRE2_SIZE eoff = 0;
 	int ecode = 0, r = RB_ERROR;
 
@@ -110,13 +111,13 @@ rb_regex_compile(struct rb_regex **out, const char *pattern, size_t len,
 				if (out_offset != NULL)
 					*out_offset = i;
 				r = rb_error_set(err, RB_EINVAL,
-				    "unknown regex flag '%c' in '%.*s' at offset "
-				    "%zu", pattern[i], RE_QUOTE_MAX,
-				    pattern, i);
-				rb_error_hint(err, "a pattern that starts with "
-				    "'/' is read as /re/flags with flags i, m, "
-				    "s, x; escape a literal leading slash as "
-				    "'\\/'");
+				    "unknown regex flag '%c' in '%.*s' at "
+				    "offset %zu",
+				    pattern[i], RE_QUOTE_MAX, pattern, i);
+				rb_error_hint(err,
+				    "a pattern that starts with '/' is read as "
+				    "/re/flags with flags i, m, s, x; escape a "
+				    "literal leading slash as '\\/'");
 				goto out;
 			}
 			body = pattern + 1;
@@ -127,8 +128,8 @@ rb_regex_compile(struct rb_regex **out, const char *pattern, size_t len,
 
 	re = xcalloc(1, sizeof(*re));
 	re->source = xstrndup(pattern, len);
-	re->code = pcre2_compile((PCRE2_SPTR)body, blen, opts, &ecode, &eoff,
-	    NULL);
+	re->code =
+	    pcre2_compile((PCRE2_SPTR)body, blen, opts, &ecode, &eoff, NULL);
 	if (re->code == NULL) {
 		PCRE2_UCHAR msg[256];
 
@@ -165,6 +166,20 @@ rb_regex_source(const struct rb_regex *re)
 	return re->source;
 }
 
+/* Which limit a PCRE2 limit error code stands for, for messages. */
+static const char *
+limit_name(int rc)
+{
+	switch (rc) {
+	case PCRE2_ERROR_MATCHLIMIT:
+		return "backtracking";
+	case PCRE2_ERROR_HEAPLIMIT:
+		return "memory";
+	default:
+		return "depth";
+	}
+}
+
 /*
  * Run one match with the limits. Returns 1 and leaves the match in md, 0 on
  * no match, or RB_ETOOBIG / RB_ERROR with a message in err.
@@ -179,8 +194,8 @@ run_match(const struct rb_regex *re, const char *subject, size_t len,
 		subject = "";
 		len = 0;
 	}
-	rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, md,
-	    re->mctx);
+	rc =
+	    pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, md, re->mctx);
 	if (rc >= 0)
 		return 1;
 	switch (rc) {
@@ -192,11 +207,10 @@ run_match(const struct rb_regex *re, const char *subject, size_t len,
 	case PCRE2_ERROR_JIT_STACKLIMIT:
 		rb_error_set(err, RB_ETOOBIG,
 		    "regex '%.*s' exceeded its %s limit on %zu bytes of input",
-		    RE_QUOTE_MAX, re->source,
-		    rc == PCRE2_ERROR_MATCHLIMIT ? "backtracking" :
-		    rc == PCRE2_ERROR_HEAPLIMIT ? "memory" : "depth", len);
-		rb_error_hint(err, "simplify the pattern: avoid nested "
-		    "quantifiers such as '(a+)+' and anchor it where possible");
+		    RE_QUOTE_MAX, re->source, limit_name(rc), len);
+		rb_error_hint(err,
+		    "simplify the pattern: avoid nested quantifiers such as "
+		    "'(a+)+' and anchor it where possible");
 		return RB_ETOOBIG;
 	default: {
 		PCRE2_UCHAR msg[256];
@@ -254,7 +268,7 @@ rb_regex_match_groups(const struct rb_regex *re, const char *subject,
 		if (n >= npairs || ov[2 * n] == PCRE2_UNSET)
 			continue;
 		if ((cr = fn(re->names[i], subject + ov[2 * n],
-		    ov[2 * n + 1] - ov[2 * n], payload)) != 0) {
+			 ov[2 * n + 1] - ov[2 * n], payload)) != 0) {
 			r = cr;
 			goto out;
 		}
@@ -266,9 +280,8 @@ out:
 }
 
 int
-rb_regex_match_span(const struct rb_regex *re, const char *subject,
-    size_t len, size_t group, size_t *out_start, size_t *out_len,
-    struct rb_error *err)
+rb_regex_match_span(const struct rb_regex *re, const char *subject, size_t len,
+    size_t group, size_t *out_start, size_t *out_len, struct rb_error *err)
 {
 	pcre2_match_data *md = match_data(re);
 	PCRE2_SIZE *ov;

@@ -12,7 +12,7 @@
 #include "runbook/banned.h"
 
 const struct cli_cmd cli_cmds[] = {
-	{ "run", NULL, "Run a runbook",
+	{ "run", cmd_run, "Run a runbook",
 	  "run NAME|FILE [-p K=V]... [--dry-run[=checks]] [--jobs N] "
 	  "[--inventory F] [--limit P] [--plan-digest D] [--force-window] "
 	  "[--yes] [--output text|json]" },

@@ -46,6 +46,7 @@ int cli_load_runbook(struct rb_runbook **out, const char *name_or_file);
  */
 int cli_load_inventory(struct rb_inventory **out, const char *path);
 
+int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_list(int argc, char **argv);

@@ -12,6 +12,9 @@ cmd_help(int argc, char **argv)
 {
 	const struct cli_cmd *c;
 
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0))
+		return cli_help_exit("help");
 	if (argc < 2) {
 		printf("usage: runbook COMMAND [ARGS]\n\ncommands:\n");
 		for (c = cli_cmds; c->name != NULL; c++)
@@ -30,8 +33,9 @@ cmd_help(int argc, char **argv)
 int
 cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0))
+		return cli_help_exit("version");
 	printf("runbook %s\n", RB_VERSION);
 	return RB_EXIT_OK;
 }

@@ -31,7 +31,7 @@ cmd_plan(int argc, char **argv)
 	const char *inv_path = NULL;
 	int c, ex = RB_EXIT_USAGE;
 
-	while ((c = getopt_long(argc, argv, "+p:f:i:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:f:i:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			rb_strvec_push(&kv, optarg);

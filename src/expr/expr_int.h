@@ -12,11 +12,11 @@
 #include "runbook/regex.h"
 
 /* Longest expression accepted, in bytes. */
-#define EXPR_MAX_LEN	(64 * 1024)
+#define EXPR_MAX_LEN (64 * 1024)
 /* Deepest nesting of '(' and '!' accepted. */
-#define EXPR_MAX_DEPTH	200
+#define EXPR_MAX_DEPTH 200
 /* How much of a source text is quoted in messages. */
-#define EXPR_QUOTE_MAX	80
+#define EXPR_QUOTE_MAX 80
 
 /* ---- lexer ---- */
 
@@ -24,15 +24,15 @@ enum expr_tok {
 	TOK_EOF,
 	TOK_NUM,
 	TOK_STR,
-	TOK_NAME,	/* ident ( "." segment )*, keywords excluded */
+	TOK_NAME, /* ident ( "." segment )*, keywords excluded */
 	TOK_TRUE,
 	TOK_FALSE,
 	TOK_NULL,
 	TOK_LPAREN,
 	TOK_RPAREN,
-	TOK_COMMA,	/* template filter arguments only */
-	TOK_PIPE,	/* template mode: a filter follows */
-	TOK_CLOSE,	/* template mode: "}}" */
+	TOK_COMMA, /* template filter arguments only */
+	TOK_PIPE,  /* template mode: a filter follows */
+	TOK_CLOSE, /* template mode: "}}" */
 	TOK_EQ,
 	TOK_NE,
 	TOK_LT,
@@ -48,20 +48,21 @@ enum expr_tok {
 
 struct expr_token {
 	enum expr_tok kind;
-	size_t off, len;	/* span in the source */
-	int line, col;		/* where it starts */
-	double num;		/* TOK_NUM */
-	bool escaped;		/* TOK_STR: decoded text differs from the span */
+	size_t off, len; /* span in the source */
+	int line, col;	 /* where it starts */
+	double num;	 /* TOK_NUM */
+	bool escaped;	 /* TOK_STR: decoded text differs from the span */
 };
 
 struct expr_lexer {
-	const char *src;	/* the whole source (template or expression) */
+	const char *src; /* the whole source (template or expression) */
 	size_t len;
 	size_t pos;		/* next byte to read */
 	int line, col;		/* position of src[pos] */
 	const char *file;	/* borrowed, for locations */
 	bool tmpl;		/* '|' is a filter pipe and "}}" closes */
 	struct expr_token tok;	/* the current token */
+	struct expr_token prev; /* the one before it (kind TOK_EOF at start) */
 	struct rb_buf str;	/* decoded text of a TOK_STR token */
 	struct rb_diags *diags;
 };
@@ -79,8 +80,8 @@ void expr_lex_advance(struct expr_lexer *lx, size_t n);
 /* Read the next token into lx->tok. Returns 0, or RB_EINVAL (diagnosed). */
 int expr_lex_next(struct expr_lexer *lx);
 /* The location of a token. */
-struct rb_loc expr_tok_loc(const struct expr_lexer *lx,
-    const struct expr_token *t);
+struct rb_loc expr_tok_loc(
+    const struct expr_lexer *lx, const struct expr_token *t);
 /* Describe a token for messages: "end of expression" or "'text'". */
 void expr_tok_describe(struct rb_buf *out, const struct expr_lexer *lx,
     const struct expr_token *t);
@@ -93,32 +94,23 @@ enum expr_kind {
 	EXPR_LIT,
 	EXPR_NAME,
 	EXPR_NOT,
-	EXPR_AND,	/* n-ary, so long chains never deepen the tree */
+	EXPR_AND, /* n-ary, so long chains never deepen the tree */
 	EXPR_OR,
 	EXPR_CMP
 };
 
-enum expr_op {
-	OP_EQ,
-	OP_NE,
-	OP_LT,
-	OP_LE,
-	OP_GT,
-	OP_GE,
-	OP_MATCH,
-	OP_NMATCH
-};
+enum expr_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_MATCH, OP_NMATCH };
 
 struct expr_node {
 	enum expr_kind kind;
-	struct rb_loc loc;		/* start; the operator for EXPR_CMP */
-	struct rb_value lit;		/* EXPR_LIT */
-	char **path;			/* EXPR_NAME: segments */
+	struct rb_loc loc;   /* start; the operator for EXPR_CMP */
+	struct rb_value lit; /* EXPR_LIT */
+	char **path;	     /* EXPR_NAME: segments */
 	size_t npath;
-	char *name;			/* EXPR_NAME: dotted, for messages */
-	enum expr_op op;		/* EXPR_CMP */
-	struct rb_regex *re;		/* EXPR_CMP with =~ / !~ */
-	struct expr_node **kids;	/* NOT: 1, CMP: 2, AND/OR: 2 or more */
+	char *name;		 /* EXPR_NAME: dotted, for messages */
+	enum expr_op op;	 /* EXPR_CMP */
+	struct rb_regex *re;	 /* EXPR_CMP with =~ / !~ */
+	struct expr_node **kids; /* NOT: 1, CMP: 2, AND/OR: 2 or more */
 	size_t nkids;
 };
 
@@ -128,9 +120,13 @@ struct expr_node {
  * cannot continue the expression and leaves it current. *depth counts the
  * nesting already entered. Returns 0 or RB_EINVAL (diagnosed).
  */
-int expr_parse_node(struct expr_node **out, struct expr_lexer *lx,
-    int *depth);
+int expr_parse_node(struct expr_node **out, struct expr_lexer *lx, int *depth);
 void expr_node_free(struct expr_node *n);
+/*
+ * Diagnose the current token as one that cannot follow an expression, where
+ * `expected` (e.g. "an operator") was wanted. Returns RB_EINVAL.
+ */
+int expr_unexpected(struct expr_lexer *lx, const char *expected);
 /* The operator as written ("<=", "=~"). */
 const char *expr_op_str(enum expr_op op);
 
@@ -139,8 +135,8 @@ struct expr_check_ctx {
 	rb_resolve_fn resolve;
 	void *payload;
 	struct rb_diags *diags;
-	bool raw;		/* the substitution ends in `| raw` */
-	bool has_default;	/* the substitution has `| default(...)` */
+	bool raw;	  /* the substitution ends in `| raw` */
+	bool has_default; /* the substitution has `| default(...)` */
 };
 /*
  * Check names and operand types under n; *out_type receives the static type
@@ -153,7 +149,7 @@ int expr_node_check(enum rb_type *out_type, const struct expr_node *n,
 struct expr_eval_ctx {
 	rb_lookup_fn lookup;
 	void *payload;
-	const char *src;	/* the expression text, for messages */
+	const char *src; /* the expression text, for messages */
 	struct rb_error *err;
 };
 /* Evaluate n into *out (which must be initialised). 0 or an RB_E* code. */

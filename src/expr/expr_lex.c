@@ -15,7 +15,7 @@
 #include "runbook/banned.h"
 
 /* How much of a token is quoted in messages. */
-#define TOK_QUOTE_MAX	40
+#define TOK_QUOTE_MAX 40
 
 void
 expr_lex_init(struct expr_lexer *lx, const char *src, size_t len, size_t pos,
@@ -35,6 +35,7 @@ expr_lex_init(struct expr_lexer *lx, const char *src, size_t len, size_t pos,
 	lx->tok.off = pos;
 	lx->tok.line = lx->line;
 	lx->tok.col = lx->col;
+	lx->prev = lx->tok;
 }
 
 void
@@ -95,11 +96,16 @@ add_quoted_text(struct rb_buf *out, const char *s, size_t len)
 }
 
 void
-expr_tok_describe(struct rb_buf *out, const struct expr_lexer *lx,
-    const struct expr_token *t)
+expr_tok_describe(
+    struct rb_buf *out, const struct expr_lexer *lx, const struct expr_token *t)
 {
 	if (t->kind == TOK_EOF) {
 		rb_buf_adds(out, "end of expression");
+		return;
+	}
+	if (t->kind == TOK_STR && t->len <= TOK_QUOTE_MAX) {
+		/* A string literal already shows its own quotes. */
+		rb_buf_add(out, lx->src + t->off, t->len);
 		return;
 	}
 	add_quoted_text(out, lx->src + t->off, t->len);
@@ -155,7 +161,10 @@ expr_numeric(const char *s, size_t len, double *out)
 }
 
 /* Report an error at the current token and fail. */
-static int RB_PRINTFLIKE(2, 3)
+static int lex_error(struct expr_lexer *lx, const char *fmt, ...)
+    RB_PRINTFLIKE(2, 3);
+
+static int
 lex_error(struct expr_lexer *lx, const char *fmt, ...)
 {
 	struct rb_loc loc = expr_tok_loc(lx, &lx->tok);
@@ -181,8 +190,8 @@ bad_operator(struct expr_lexer *lx, size_t n, const char *suggest)
 		n = sizeof(op) - 1;
 	memcpy(op, lx->src + lx->tok.off, n);
 	op[n] = '\0';
-	return lex_error(lx, "unknown operator '%s' (did you mean '%s'?)", op,
-	    suggest);
+	return lex_error(
+	    lx, "unknown operator '%s' (did you mean '%s'?)", op, suggest);
 }
 
 static bool
@@ -221,8 +230,8 @@ lex_string(struct expr_lexer *lx)
 			lx->tok.len = 1;
 			lex_error(lx, "unterminated string: no closing %s",
 			    q == '"' ? "'\"'" : "\"'\"");
-			rb_diag_hint(lx->diags, "end the string with the "
-			    "quote it starts with");
+			rb_diag_hint(lx->diags,
+			    "end the string with the quote it starts with");
 			return RB_EINVAL;
 		}
 		c = peek(lx, i);
@@ -289,8 +298,9 @@ lex_number(struct expr_lexer *lx)
 			i++;
 	}
 	if ((peek(lx, i) == 'e' || peek(lx, i) == 'E') &&
-	    (isdigit(peek(lx, i + 1)) || ((peek(lx, i + 1) == '-' ||
-	    peek(lx, i + 1) == '+') && isdigit(peek(lx, i + 2))))) {
+	    (isdigit(peek(lx, i + 1)) ||
+		((peek(lx, i + 1) == '-' || peek(lx, i + 1) == '+') &&
+		    isdigit(peek(lx, i + 2))))) {
 		i += 2;
 		while (isdigit(peek(lx, i)))
 			i++;
@@ -303,8 +313,8 @@ lex_number(struct expr_lexer *lx)
 		n = i > TOK_QUOTE_MAX ? TOK_QUOTE_MAX : i;
 		memcpy(text, lx->src + lx->tok.off, n);
 		text[n] = '\0';
-		return lex_error(lx, "invalid number '%s'%s", text,
-		    n < i ? "..." : "");
+		return lex_error(
+		    lx, "invalid number '%s'%s", text, n < i ? "..." : "");
 	}
 	if (!expr_numeric(lx->src + lx->tok.off, i, &lx->tok.num)) {
 		n = i > TOK_QUOTE_MAX ? TOK_QUOTE_MAX : i;
@@ -338,8 +348,8 @@ lex_name(struct expr_lexer *lx)
 			lx->tok.line = lx->line;
 			lx->tok.col = lx->col;
 			lx->tok.len = 0;
-			lex_error(lx, "expected a name after '.' in %s",
-			    name.buf);
+			lex_error(
+			    lx, "expected a name after '.' in %s", name.buf);
 			rb_buf_release(&name);
 			return RB_EINVAL;
 		}
@@ -374,8 +384,10 @@ expr_lex_next(struct expr_lexer *lx)
 {
 	int c, c1;
 
-	while (lx->pos < lx->len && (peek(lx, 0) == ' ' || peek(lx, 0) == '\t'
-	    || peek(lx, 0) == '\n' || peek(lx, 0) == '\r'))
+	lx->prev = lx->tok;
+	while (lx->pos < lx->len &&
+	    (peek(lx, 0) == ' ' || peek(lx, 0) == '\t' || peek(lx, 0) == '\n' ||
+		peek(lx, 0) == '\r'))
 		expr_lex_advance(lx, 1);
 	lx->tok.off = lx->pos;
 	lx->tok.line = lx->line;

@@ -53,8 +53,7 @@ rb_value_set_num(struct rb_value *v, double num)
 }
 
 void
-rb_value_set_str(struct rb_value *v, const char *s, size_t len,
-    unsigned flags)
+rb_value_set_str(struct rb_value *v, const char *s, size_t len, unsigned flags)
 {
 	char *copy = xmalloc(len + 1);
 

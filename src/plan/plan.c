@@ -343,6 +343,18 @@ out:
 	return r;
 }
 
+/* qsort_r comparator: by layer, then file order. */
+static int
+cmp_layer(const void *a, const void *b, void *payload)
+{
+	const size_t *layer = payload;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	if (layer[x] != layer[y])
+		return layer[x] < layer[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
 int
 rb_plan_build(struct rb_plan **out, const struct rb_runbook *rb,
     const struct rb_params *params, const struct rb_inventory *inv,
@@ -356,7 +368,7 @@ rb_plan_build(struct rb_plan **out, const struct rb_runbook *rb,
 	json_t *root = json_object(), *steps = json_array(), *of = json_array();
 	json_t *pj = json_object();
 	char *canon = NULL;
-	size_t i;
+	size_t i, *order = NULL;
 	int r;
 
 	scope.rb = rb;
@@ -389,12 +401,17 @@ rb_plan_build(struct rb_plan **out, const struct rb_runbook *rb,
 	} else
 		json_object_set_new(root, "lock", json_string(rb->name));
 	json_object_set_new(root, "layers", json_integer((json_int_t)dag.nlayers));
+	/* Layer by layer, file order within a layer: a valid order to read. */
+	order = xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof(*order));
+	for (i = 0; i < rb->nsteps; i++)
+		order[i] = i;
+	qsort_r(order, rb->nsteps, sizeof(*order), cmp_layer, dag.layer);
 	for (i = 0; i < rb->nsteps; i++) {
-		const struct rb_step *s = &rb->steps[dag.topo[i]];
+		const struct rb_step *s = &rb->steps[order[i]];
 		json_t *sj = NULL;
 
 		if ((r = step_json(&sj, s, rb, inv, &scope, rb->steps,
-		    (long)dag.layer[dag.topo[i]], &tmp, err)) != 0)
+		    (long)dag.layer[order[i]], &tmp, err)) != 0)
 			goto out;
 		json_array_append_new(steps, sj);
 	}
@@ -425,6 +442,7 @@ rb_plan_build(struct rb_plan **out, const struct rb_runbook *rb,
 	plan = NULL;
 	r = 0;
 out:
+	free(order);
 	free(canon);
 	free(plan);
 	json_decref(root);

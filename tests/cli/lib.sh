@@ -98,6 +98,14 @@ test_must_fail() {
 	return 0
 }
 
+# test_proc_gone PID: the process does not exist or is a zombie waiting for
+# a reaper (it has exited; nothing runs).
+test_proc_gone() {
+	[ -r "/proc/$1/stat" ] || return 0
+	state=$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)
+	[ -z "$state" ] || [ "$state" = Z ] || [ "$state" = X ]
+}
+
 test_cmp() {
 	diff -u "$1" "$2"
 }

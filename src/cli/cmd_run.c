@@ -1,0 +1,173 @@
+/*
+ * cmd_run.c - `runbook run`: load, check the plan digest, and execute a
+ * runbook, rendering its events and mapping the outcome to the SPEC exit
+ * codes.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/render.h"
+#include "runbook/engine.h"
+#include "runbook/banned.h"
+
+int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "param", required_argument, NULL, 'p' },
+		{ "dry-run", optional_argument, NULL, 'n' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "inventory", required_argument, NULL, 'i' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "plan-digest", required_argument, NULL, 'D' },
+		{ "force-window", no_argument, NULL, 'W' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct rb_strvec kv = RB_STRVEC_INIT;
+	struct rb_runbook *rb = NULL;
+	struct rb_inventory *inv = NULL;
+	struct rb_params params = RB_PARAMS_INIT;
+	struct rb_diags diags = RB_DIAGS_INIT;
+	struct rb_plan *plan = NULL;
+	struct rb_error err = RB_ERROR_INIT;
+	struct rb_run_opts ro = RB_RUN_OPTS_INIT;
+	struct rb_run_result res;
+	struct render *rend = NULL;
+	enum render_mode mode = RENDER_AUTO;
+	const char *inv_path = NULL, *digest = NULL;
+	bool verbose = false;
+	long long jobs = 0;
+	int c, ex = RB_EXIT_USAGE;
+
+	while ((c = getopt_long(argc, argv, "p:n::j:i:l:D:Wyo:S:vh", opts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			rb_strvec_push(&kv, optarg);
+			break;
+		case 'n':
+			if (optarg == NULL)
+				ro.dry_run = RB_DRY_ALL;
+			else if (strcmp(optarg, "checks") == 0)
+				ro.dry_run = RB_DRY_CHECKS;
+			else {
+				cli_error("unknown dry-run mode '%s'", optarg);
+				cli_hint("use --dry-run or --dry-run=checks");
+				goto out;
+			}
+			break;
+		case 'j':
+			if (rb_parse_int(&jobs, optarg, 1, 4096) != 0) {
+				cli_error("bad --jobs '%s': expected a number "
+				    "from 1 to 4096", optarg);
+				goto out;
+			}
+			ro.jobs = (int)jobs;
+			break;
+		case 'i':
+			inv_path = optarg;
+			break;
+		case 'l':
+			ro.limit = optarg;
+			break;
+		case 'D':
+			digest = optarg;
+			break;
+		case 'W':
+		case 'y':
+			break;
+		case 'o':
+			if (strcmp(optarg, "json") == 0)
+				mode = RENDER_JSON;
+			else if (strcmp(optarg, "text") == 0)
+				mode = RENDER_AUTO;
+			else {
+				cli_error("unknown output format '%s'", optarg);
+				cli_hint("use --output text or --output json");
+				goto out;
+			}
+			break;
+		case 'S':
+			setenv("RUNBOOK_STATE_DIR", optarg, 1);
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			ex = cli_help_exit("run");
+			goto out;
+		default:
+			cli_usage(stderr, "run");
+			goto out;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_usage(stderr, "run");
+		goto out;
+	}
+	if ((ex = cli_load_runbook(&rb, argv[optind])) != 0 ||
+	    (ex = cli_load_inventory(&inv, inv_path)) != 0)
+		goto out;
+	ex = RB_EXIT_USAGE;
+	if (rb_params_resolve(&params, rb, (const char *const *)kv.v, kv.nr,
+	    &diags) != 0) {
+		cli_print_diags(&diags);
+		goto out;
+	}
+	if (digest != NULL || ro.dry_run == RB_DRY_ALL) {
+		if (rb_plan_build(&plan, rb, &params, inv, &err) != 0) {
+			cli_print_error(&err);
+			goto out;
+		}
+	}
+	if (digest != NULL && strcmp(digest, rb_plan_digest(plan)) != 0) {
+		cli_error("plan digest mismatch for '%s': approved %s, "
+		    "current %s", rb->name, digest, rb_plan_digest(plan));
+		cli_hint("the runbook or its parameters changed since the plan "
+		    "was approved; review 'runbook plan %s' again", rb->name);
+		ex = RB_EXIT_REFUSED;
+		goto out;
+	}
+	if (ro.dry_run == RB_DRY_ALL) {
+		struct rb_buf b = RB_BUF_INIT;
+
+		rb_plan_format(&b, plan, mode == RENDER_JSON ? RB_PLAN_JSON :
+		    RB_PLAN_TEXT);
+		fputs(b.buf, stdout);
+		rb_buf_release(&b);
+		fprintf(stderr, "runbook: dry run: nothing was executed\n");
+		ex = RB_EXIT_OK;
+		goto out;
+	}
+	rend = render_new(mode, mode == RENDER_JSON ? stdout : stderr,
+	    verbose);
+	ro.inv = inv;
+	ro.stream_output = verbose;
+	ro.on_event = render_event;
+	ro.payload = rend;
+	if (rb_run(&res, rb, &params, &ro, &err) != 0) {
+		render_summary(rend);
+		cli_print_error(&err);
+		ex = err.code == RB_EREFUSED ? RB_EXIT_REFUSED :
+		    err.code == RB_EINTR ? RB_EXIT_INTERRUPTED : RB_EXIT_FAILED;
+		goto out;
+	}
+	render_summary(rend);
+	ex = rb_run_exit_code(res.status);
+out:
+	render_free(rend);
+	rb_plan_free(plan);
+	rb_params_release(&params);
+	rb_diags_release(&diags);
+	rb_inventory_free(inv);
+	rb_runbook_free(rb);
+	rb_strvec_release(&kv);
+	return ex;
+}

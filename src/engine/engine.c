@@ -1,0 +1,763 @@
+/*
+ * engine.c - the scheduler: walks the DAG on one event loop, up to `jobs`
+ * steps at a time; applies `when`, retries and `until`; on a failure starts
+ * nothing new, lets running steps end, runs the rollbacks of succeeded steps
+ * in reverse completion order, then on_failure. SIGINT/SIGTERM stop it and
+ * leave the run interrupted (resumable), never half-rolled-back.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "engine/engine_int.h"
+#include "runbook/dag.h"
+#include "runbook/util.h"
+#include "runbook/banned.h"
+
+extern char **environ;
+
+const char *
+rb_event_name(enum rb_event_type t)
+{
+	static const char *const names[] = { "run_started", "step_started",
+		"step_output", "step_retry", "step_finished", "step_skipped",
+		"rollback_started", "rollback_finished", "run_finished",
+		"tick" };
+
+	return (size_t)t < RB_ARRAY_SIZE(names) ? names[t] : "unknown";
+}
+
+const char *
+rb_phase_name(enum rb_phase p)
+{
+	return p == RB_PHASE_ROLLBACK ? "rollback" :
+	    p == RB_PHASE_ON_FAILURE ? "on_failure" : "main";
+}
+
+const char *
+rb_status_name(enum rb_status s)
+{
+	static const char *const names[] = { "pending", "running",
+		"succeeded", "failed", "skipped", "timed_out", "interrupted",
+		"paused", "not_run" };
+
+	return (size_t)s < RB_ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+const char *
+rb_run_status_name(enum rb_run_status s)
+{
+	static const char *const names[] = { "running", "succeeded", "failed",
+		"rollback_failed", "paused", "interrupted", "refused" };
+
+	return (size_t)s < RB_ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+int
+rb_run_exit_code(enum rb_run_status s)
+{
+	switch (s) {
+	case RB_RUN_SUCCEEDED:
+		return RB_EXIT_OK;
+	case RB_RUN_FAILED:
+		return RB_EXIT_FAILED;
+	case RB_RUN_ROLLBACK_FAILED:
+		return RB_EXIT_ROLLBACK_FAILED;
+	case RB_RUN_PAUSED:
+		return RB_EXIT_PAUSED;
+	case RB_RUN_INTERRUPTED:
+		return RB_EXIT_INTERRUPTED;
+	case RB_RUN_REFUSED:
+		return RB_EXIT_REFUSED;
+	default:
+		return RB_EXIT_FAILED;
+	}
+}
+
+void
+rb_run_id_new(char out[64])
+{
+	unsigned char rnd[4] = { 0, 0, 0, 0 };
+	char ts[40];
+	int64_t now = rb_wall_ms();
+	time_t t = (time_t)(now / 1000);
+	struct tm tm;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		uint32_t x = (uint32_t)getpid() ^ (uint32_t)rb_now_us();
+
+		memcpy(rnd, &x, sizeof(rnd));
+	}
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(out, 64, "%s-%02x%02x%02x%02x", ts, rnd[0], rnd[1], rnd[2],
+	    rnd[3]);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events */
+
+void
+engine_emit(struct engine *e, enum rb_event_type type, const struct task *t)
+{
+	struct rb_event ev;
+
+	if (e->opts->on_event == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.ts = rb_wall_ms();
+	ev.run_id = e->run_id;
+	ev.runbook = e->rb->name;
+	ev.exit_code = -1;
+	ev.dry_run = e->opts->dry_run != RB_DRY_NONE;
+	if (t != NULL) {
+		ev.step_id = t->phase == RB_PHASE_ROLLBACK && t->parent ?
+		    t->parent->step->id : t->step->id;
+		ev.step_name = t->step->name;
+		ev.action = rb_action_name(t->step->action);
+		ev.host = "local";
+		ev.phase = t->phase;
+		ev.attempt = t->attempt;
+		ev.max_attempts = t->max_attempts;
+		ev.status = t->status;
+		ev.exit_code = t->exit_code;
+		ev.duration_ms = t->duration_ms;
+		ev.reason = t->reason;
+		ev.command = t->command;
+		ev.out_tail = t->out;
+		ev.err_tail = t->err;
+		ev.out_total = t->out_total;
+		ev.err_total = t->err_total;
+	}
+	if (type == RB_EV_TICK)
+		ev.nrunning = (int)e->nactive;
+	e->opts->on_event(&ev, e->opts->payload);
+}
+
+/* ------------------------------------------------------------------ */
+/* steps.ID.* for templates and expressions */
+
+static struct task *
+find_task(struct engine *e, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < e->nmain; i++)
+		if (strcmp(e->main_tasks[i].step->id, id) == 0)
+			return &e->main_tasks[i];
+	for (i = 0; e->tasks != e->main_tasks && i < e->ntasks; i++)
+		if (strcmp(e->tasks[i].step->id, id) == 0)
+			return &e->tasks[i];
+	return NULL;
+}
+
+int
+engine_step_value(struct rb_value *out, const char *step_id,
+    const char *const *field, size_t nfield, void *payload)
+{
+	struct engine *e = payload;
+	struct task *t = find_task(e, step_id);
+	const char *f = field[0];
+	bool done;
+	size_t i;
+
+	if (t == NULL || nfield == 0)
+		return RB_ENOTFOUND;
+	done = t->status == RB_ST_SUCCEEDED || t->status == RB_ST_FAILED ||
+	    t->status == RB_ST_TIMED_OUT || t->status == RB_ST_SKIPPED ||
+	    (t->status == RB_ST_RUNNING && t->exit_code >= 0);
+	if (t->not_executed) {
+		struct rb_buf name = RB_BUF_INIT;
+
+		rb_buf_addf(&name, "steps.%s", step_id);
+		for (i = 0; i < nfield; i++)
+			rb_buf_addf(&name, ".%s", field[i]);
+		rb_value_set_unknown(out, name.buf);
+		rb_buf_release(&name);
+		return 0;
+	}
+	if (nfield == 1 && strcmp(f, "ok") == 0)
+		rb_value_set_bool(out, t->status == RB_ST_SUCCEEDED);
+	else if (nfield == 1 && strcmp(f, "failed") == 0)
+		rb_value_set_bool(out, t->status == RB_ST_FAILED ||
+		    t->status == RB_ST_TIMED_OUT);
+	else if (nfield == 1 && strcmp(f, "skipped") == 0)
+		rb_value_set_bool(out, t->status == RB_ST_SKIPPED);
+	else if (nfield == 1 && strcmp(f, "status") == 0)
+		rb_value_set_str(out, rb_status_name(t->status),
+		    strlen(rb_status_name(t->status)), 0);
+	else if (nfield == 1 && strcmp(f, "exit_code") == 0) {
+		if (done && t->exit_code >= 0)
+			rb_value_set_num(out, t->exit_code);
+		else
+			rb_value_set_null(out);
+	} else if (nfield == 1 && strcmp(f, "duration_ms") == 0)
+		rb_value_set_num(out, (double)t->duration_ms);
+	else if (nfield == 1 && strcmp(f, "stdout") == 0)
+		rb_value_set_str(out, t->out ? t->out : "", t->out_len,
+		    RB_VALUE_TAINTED);
+	else if (nfield == 1 && strcmp(f, "stderr") == 0)
+		rb_value_set_str(out, t->err ? t->err : "", t->err_len,
+		    RB_VALUE_TAINTED);
+	else if (nfield == 2 && strcmp(f, "vars") == 0) {
+		rb_value_set_null(out);
+		for (i = 0; i < t->nvars; i++)
+			if (strcmp(t->vars[i].name, field[1]) == 0)
+				rb_value_set_str(out, t->vars[i].value,
+				    strlen(t->vars[i].value), RB_VALUE_TAINTED);
+	} else
+		return RB_ENOTFOUND;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Attempts, retries, completion */
+
+static void
+retry_fire(struct rb_evloop *loop, uint64_t id, void *payload)
+{
+	struct task *t = payload;
+
+	(void)loop;
+	(void)id;
+	t->timer = 0;
+	if (t->e->failing || t->e->interrupted) {
+		/* The run is stopping: the last attempt's failure stands. */
+		t->active = false;
+		t->e->nactive--;
+		t->status = t->e->interrupted ? RB_ST_INTERRUPTED : RB_ST_FAILED;
+		t->duration_ms = rb_now_ms() - t->start_ms;
+		engine_emit(t->e, RB_EV_STEP_FINISHED, t);
+		return;
+	}
+	task_start_attempt(t);
+}
+
+/* Evaluate `until` after an attempt: 1 true, 0 false, -1 error. */
+static int
+eval_until(struct task *t)
+{
+	struct rb_value v = RB_VALUE_INIT;
+	struct rb_error err = RB_ERROR_INIT;
+	int r;
+
+	if (t->step->until == NULL)
+		return 1;
+	if (rb_expr_eval(&v, t->step->until, rb_scope_lookup, &t->e->scope,
+	    &err) != 0) {
+		task_set_reason(t, "cannot evaluate until: %s", err.msg);
+		return -1;
+	}
+	r = rb_value_truthy(&v) ? 1 : 0;
+	rb_value_release(&v);
+	return r;
+}
+
+void
+engine_attempt_done(struct task *t, bool ok)
+{
+	struct engine *e = t->e;
+	int64_t now = rb_now_ms();
+	int u = 1;
+
+	t->running = false;
+	t->duration_ms = now - t->start_ms;
+	if (ok && (u = eval_until(t)) == 0)
+		task_set_reason(t, "until %s is false",
+		    rb_expr_source(t->step->until));
+	if (ok && u == 1) {
+		t->status = RB_ST_SUCCEEDED;
+	} else if (t->status == RB_ST_PAUSED) {
+		/* an approval gate: the run stops here and waits */
+	} else if (t->attempt < t->max_attempts && !e->failing &&
+	    !e->interrupted && t->status != RB_ST_INTERRUPTED && u >= 0) {
+		const struct rb_retries *rt = &t->step->retries;
+		double delay = (double)rt->delay_ms;
+		int i;
+
+		for (i = 1; i < t->attempt; i++)
+			delay *= rt->backoff > 1.0 ? rt->backoff : 1.0;
+		if (delay > 86400000.0)
+			delay = 86400000.0;
+		t->status = RB_ST_FAILED;
+		{
+			struct rb_event ev;
+
+			memset(&ev, 0, sizeof(ev));
+			engine_emit(e, RB_EV_STEP_RETRY, t);
+		}
+		t->timer = rb_evloop_add_timer(e->loop, now + (int64_t)delay,
+		    retry_fire, t);
+		/* stays active while it waits */
+		return;
+	} else if (t->status == RB_ST_RUNNING)
+		t->status = RB_ST_FAILED;
+
+	t->active = false;
+	e->nactive--;
+	t->seq = ++e->seq;
+	engine_emit(e, t->phase == RB_PHASE_ROLLBACK ?
+	    RB_EV_ROLLBACK_FINISHED : RB_EV_STEP_FINISHED, t);
+	if (t->status == RB_ST_SUCCEEDED)
+		return;
+	if (t->phase == RB_PHASE_ROLLBACK)
+		e->rollback_failures++;
+	else if (t->status == RB_ST_PAUSED)
+		e->paused = true;
+	else if (!t->step->continue_on_error && t->phase == RB_PHASE_MAIN)
+		e->failing = true;
+}
+
+/* ------------------------------------------------------------------ */
+/* The phase loop */
+
+static void
+kill_all(struct engine *e, int64_t grace)
+{
+	size_t i;
+
+	for (i = 0; i < e->ntasks; i++)
+		if (e->tasks[i].running)
+			task_kill(&e->tasks[i], grace);
+}
+
+static void
+on_signal(struct rb_evloop *loop, int signo, void *payload)
+{
+	struct engine *e = payload;
+
+	(void)loop;
+	(void)signo;
+	e->interrupted = true;
+	e->nsignals++;
+	/* A second signal means "now": no grace period. */
+	kill_all(e, e->nsignals > 1 ? 0 : e->opts->kill_grace_ms);
+}
+
+static void
+run_timeout(struct rb_evloop *loop, uint64_t id, void *payload)
+{
+	struct engine *e = payload;
+
+	(void)loop;
+	(void)id;
+	e->run_timer = 0;
+	e->run_timed_out = true;
+	e->failing = true;
+	kill_all(e, e->opts->kill_grace_ms);
+}
+
+/*
+ * The run is stopping: a step waiting to retry will not get another
+ * attempt, so its last failure stands now rather than after the delay.
+ */
+static void
+cancel_retries(struct engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->ntasks; i++) {
+		struct task *t = &e->tasks[i];
+
+		if (!t->active || t->running || t->timer == 0)
+			continue;
+		rb_evloop_cancel_timer(e->loop, t->timer);
+		t->timer = 0;
+		t->active = false;
+		e->nactive--;
+		t->status = e->interrupted ? RB_ST_INTERRUPTED : RB_ST_FAILED;
+		t->seq = ++e->seq;
+		engine_emit(e, RB_EV_STEP_FINISHED, t);
+	}
+}
+
+/* Evaluate `when`: 1 run, 0 skip, -1 error (reason set), 2 unknown. */
+static int
+eval_when(struct task *t)
+{
+	struct rb_value v = RB_VALUE_INIT;
+	struct rb_error err = RB_ERROR_INIT;
+	int r;
+
+	if (t->step->when == NULL)
+		return 1;
+	if (rb_expr_eval(&v, t->step->when, rb_scope_lookup, &t->e->scope,
+	    &err) != 0) {
+		task_set_reason(t, "cannot evaluate when: %s", err.msg);
+		return -1;
+	}
+	if (v.type == RB_VAL_UNKNOWN)
+		r = 2;
+	else
+		r = rb_value_truthy(&v) ? 1 : 0;
+	rb_value_release(&v);
+	return r;
+}
+
+static void
+init_task(struct engine *e, struct task *t, const struct rb_step *s,
+    size_t idx, enum rb_phase phase)
+{
+	memset(t, 0, sizeof(*t));
+	t->e = e;
+	t->step = s;
+	t->idx = idx;
+	t->phase = phase;
+	t->status = RB_ST_PENDING;
+	t->exit_code = -1;
+	t->max_attempts = s->retries.count + 1;
+	/* `until` alone polls: ten tries a second apart unless told. */
+	if (s->until != NULL && s->retries.count == 0)
+		t->max_attempts = 11;
+	rb_proc_init(&t->proc);
+}
+
+/* Decide whether a ready step runs, is skipped, or is left out. */
+static void
+start_ready(struct engine *e, struct task *t)
+{
+	int w = eval_when(t);
+
+	if (w == 0 || w == 2) {
+		t->status = RB_ST_SKIPPED;
+		t->seq = ++e->seq;
+		if (w == 2) {
+			t->not_executed = true;
+			task_set_reason(t, "when %s depends on a step the dry "
+			    "run did not execute", rb_expr_source(t->step->when));
+		} else
+			task_set_reason(t, "when %s is false",
+			    rb_expr_source(t->step->when));
+		engine_emit(e, RB_EV_STEP_SKIPPED, t);
+		return;
+	}
+	if (w < 0) {
+		t->status = RB_ST_FAILED;
+		t->seq = ++e->seq;
+		engine_emit(e, RB_EV_STEP_FINISHED, t);
+		if (!t->step->continue_on_error)
+			e->failing = true;
+		return;
+	}
+	if (e->opts->dry_run == RB_DRY_CHECKS && !rb_step_is_readonly(t->step)) {
+		t->status = RB_ST_SKIPPED;
+		t->not_executed = true;
+		t->seq = ++e->seq;
+		task_set_reason(t, "dry run: '%s' step not executed",
+		    rb_action_name(t->step->action));
+		engine_emit(e, RB_EV_STEP_SKIPPED, t);
+		return;
+	}
+	t->active = true;
+	e->nactive++;
+	task_start_attempt(t);
+}
+
+/* Whether a finished task lets its dependents proceed. */
+static bool
+satisfies(const struct task *t)
+{
+	return t->status == RB_ST_SUCCEEDED || t->status == RB_ST_SKIPPED ||
+	    ((t->status == RB_ST_FAILED || t->status == RB_ST_TIMED_OUT) &&
+	    t->step->continue_on_error);
+}
+
+static void
+tick(struct engine *e)
+{
+	int64_t now = rb_now_ms();
+
+	if (e->nactive > 0 && now - e->last_tick >= 1000) {
+		e->last_tick = now;
+		engine_emit(e, RB_EV_TICK, NULL);
+	}
+}
+
+/*
+ * Run a set of tasks as a DAG (main steps, on_failure steps). Returns when
+ * every task ended, or the run is failing/paused/interrupted and nothing is
+ * active any more.
+ */
+static int
+run_phase(struct engine *e, struct task *tasks, size_t n,
+    const struct rb_step *steps, bool stop_on_failure)
+{
+	struct rb_diags d = RB_DIAGS_INIT;
+	struct rb_dag dag = RB_DAG_INIT;
+	struct rb_dag_iter it;
+	bool *marked;
+	size_t i;
+	int r;
+
+	if ((r = rb_dag_build(&dag, steps, n, &d)) != 0) {
+		rb_error_set(e->err, RB_EINVAL, "%s", d.nr ? d.v[0].msg :
+		    "cannot order the steps");
+		rb_diags_release(&d);
+		return r;
+	}
+	e->tasks = tasks;
+	e->ntasks = n;
+	marked = xcalloc(n ? n : 1, sizeof(*marked));
+	rb_dag_iter_init(&it, &dag);
+	for (;;) {
+		bool stop = e->interrupted || e->paused ||
+		    (stop_on_failure && e->failing);
+
+		/* Hand finished tasks back to the DAG. */
+		for (i = 0; i < n; i++) {
+			struct task *t = &tasks[i];
+
+			if (marked[i] || t->active || t->status == RB_ST_PENDING)
+				continue;
+			if (satisfies(t)) {
+				marked[i] = true;
+				rb_dag_iter_done(&it, i);
+			}
+		}
+		while (!stop && e->nactive < (size_t)e->jobs &&
+		    rb_dag_iter_next(&it, &i)) {
+			start_ready(e, &tasks[i]);
+			stop = e->interrupted || e->paused ||
+			    (stop_on_failure && e->failing);
+			if (!tasks[i].active && satisfies(&tasks[i]) &&
+			    !marked[i]) {
+				marked[i] = true;
+				rb_dag_iter_done(&it, i);
+			}
+		}
+		if (e->nactive == 0) {
+			bool more = false;
+
+			/* Anything newly ready (after skips) goes round again. */
+			for (i = 0; i < n && !stop; i++)
+				if (!marked[i] && tasks[i].status != RB_ST_PENDING
+				    && satisfies(&tasks[i]))
+					more = true;
+			if (!more && (stop || it.nheap == 0))
+				break;
+			if (more)
+				continue;
+		}
+		if (stop)
+			cancel_retries(e);
+		if (rb_evloop_run_once(e->loop, 250) < 0 && !e->interrupted) {
+			rb_error_set(e->err, RB_EIO, "event loop failed");
+			break;
+		}
+		tick(e);
+	}
+	rb_dag_iter_release(&it);
+	rb_dag_release(&dag);
+	free(marked);
+	return 0;
+}
+
+static int
+cmp_seq_desc(const void *a, const void *b)
+{
+	const struct task *x = *(const struct task *const *)a;
+	const struct task *y = *(const struct task *const *)b;
+
+	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+/* Roll back every succeeded step, the last one to finish first. */
+static void
+run_rollbacks(struct engine *e)
+{
+	struct task **order = xcalloc(e->nmain ? e->nmain : 1, sizeof(*order));
+	struct task *rt = xcalloc(e->nmain ? e->nmain : 1, sizeof(*rt));
+	size_t i, n = 0;
+
+	for (i = 0; i < e->nmain; i++)
+		if (e->main_tasks[i].status == RB_ST_SUCCEEDED &&
+		    e->main_tasks[i].step->rollback != NULL &&
+		    !e->main_tasks[i].not_executed)
+			order[n++] = &e->main_tasks[i];
+	qsort(order, n, sizeof(*order), cmp_seq_desc);
+	e->tasks = rt;
+	e->ntasks = n;
+	for (i = 0; i < n && !e->interrupted; i++) {
+		struct task *t = &rt[i];
+
+		init_task(e, t, order[i]->step->rollback, i,
+		    RB_PHASE_ROLLBACK);
+		t->parent = order[i];
+		t->active = true;
+		e->nactive++;
+		task_start_attempt(t);
+		while (t->active && rb_evloop_run_once(e->loop, 250) >= 0)
+			tick(e);
+	}
+	for (i = 0; i < n; i++)
+		task_release(&rt[i]);
+	free(rt);
+	free(order);
+	e->tasks = e->main_tasks;
+	e->ntasks = e->nmain;
+}
+
+/* The environment every command starts from (documented in runbook.1). */
+static void
+build_base_env(struct engine *e)
+{
+	char **v;
+
+	for (v = environ; *v != NULL; v++)
+		if (strncmp(*v, "RUNBOOK_SECRET_", 15) != 0)
+			rb_strvec_push(&e->base_env, *v);
+	rb_strvec_setenv(&e->base_env, "RUNBOOK_RUN_ID", e->run_id);
+	rb_strvec_setenv(&e->base_env, "RUNBOOK_RUNBOOK", e->rb->name);
+	rb_strvec_setenv(&e->base_env, "RUNBOOK_TRIGGER",
+	    e->opts->trigger ? e->opts->trigger : "cli");
+	rb_params_export(&e->base_env, e->params, false);
+	if (e->opts->alert != NULL) {
+		const struct rb_alert *a = e->opts->alert;
+		struct rb_buf name = RB_BUF_INIT;
+		size_t i;
+
+		for (i = 0; i < a->nlabels; i++) {
+			rb_buf_reset(&name);
+			rb_buf_adds(&name, "RUNBOOK_ALERT_LABEL_");
+			rb_env_name(&name, a->labels[i].key);
+			rb_strvec_setenv(&e->base_env, name.buf,
+			    a->labels[i].value);
+		}
+		if (a->status != NULL)
+			rb_strvec_setenv(&e->base_env, "RUNBOOK_ALERT_STATUS",
+			    a->status);
+		rb_buf_release(&name);
+	}
+}
+
+int
+rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
+    const struct rb_params *params, const struct rb_run_opts *opts,
+    struct rb_error *err)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+	struct engine e;
+	size_t i;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	memset(out, 0, sizeof(*out));
+	e.rb = rb;
+	e.params = params;
+	e.opts = opts;
+	e.err = err;
+	e.jobs = opts->jobs > 0 ? opts->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (e.jobs < 1)
+		e.jobs = 1;
+	if (opts->run_id != NULL)
+		snprintf(e.run_id, sizeof(e.run_id), "%s", opts->run_id);
+	else
+		rb_run_id_new(e.run_id);
+	e.start_ms = rb_now_ms();
+	rb_time_format(e.started_at, sizeof(e.started_at), rb_wall_ms());
+	rb_strvec_init(&e.base_env);
+	build_base_env(&e);
+	e.scope.rb = rb;
+	e.scope.params = params;
+	e.scope.alert = opts->alert;
+	e.scope.run_id = e.run_id;
+	e.scope.started_at = e.started_at;
+	e.scope.trigger = opts->trigger;
+	e.scope.step_value = engine_step_value;
+	e.scope.step_payload = &e;
+	e.loop = rb_evloop_new();
+	if ((r = rb_evloop_watch_signals(e.loop, sigs, RB_ARRAY_SIZE(sigs),
+	    on_signal, &e, err)) != 0)
+		goto out;
+
+	e.nmain = rb->nsteps;
+	e.main_tasks = xcalloc(e.nmain ? e.nmain : 1, sizeof(*e.main_tasks));
+	for (i = 0; i < e.nmain; i++)
+		init_task(&e, &e.main_tasks[i], &rb->steps[i], i,
+		    RB_PHASE_MAIN);
+	snprintf(out->run_id, sizeof(out->run_id), "%s", e.run_id);
+	engine_emit(&e, RB_EV_RUN_STARTED, NULL);
+	if (rb->timeout_ms > 0)
+		e.run_timer = rb_evloop_add_timer(e.loop,
+		    e.start_ms + rb->timeout_ms, run_timeout, &e);
+
+	if ((r = run_phase(&e, e.main_tasks, e.nmain, rb->steps, true)) != 0)
+		goto out;
+	if (e.run_timer != 0)
+		rb_evloop_cancel_timer(e.loop, e.run_timer);
+	e.run_timer = 0;
+
+	if (e.failing && !e.interrupted) {
+		run_rollbacks(&e);
+		if (rb->non_failure > 0 && !e.interrupted) {
+			struct task *of = xcalloc(rb->non_failure, sizeof(*of));
+
+			for (i = 0; i < rb->non_failure; i++)
+				init_task(&e, &of[i], &rb->on_failure[i], i,
+				    RB_PHASE_ON_FAILURE);
+			run_phase(&e, of, rb->non_failure, rb->on_failure,
+			    false);
+			for (i = 0; i < rb->non_failure; i++)
+				task_release(&of[i]);
+			free(of);
+			e.tasks = e.main_tasks;
+			e.ntasks = e.nmain;
+		}
+	}
+
+	for (i = 0; i < e.nmain; i++) {
+		struct task *t = &e.main_tasks[i];
+
+		if (t->status == RB_ST_PENDING) {
+			t->status = e.interrupted ? RB_ST_NOT_RUN :
+			    RB_ST_NOT_RUN;
+		}
+		if (t->status == RB_ST_SUCCEEDED)
+			out->nsucceeded++;
+		else if (t->status == RB_ST_SKIPPED)
+			out->nskipped++;
+		else if (t->status == RB_ST_FAILED ||
+		    t->status == RB_ST_TIMED_OUT)
+			out->nfailed++;
+	}
+	out->nrollbacks_failed = e.rollback_failures;
+	if (e.interrupted)
+		out->status = RB_RUN_INTERRUPTED;
+	else if (e.failing && e.rollback_failures > 0)
+		out->status = RB_RUN_ROLLBACK_FAILED;
+	else if (e.failing)
+		out->status = RB_RUN_FAILED;
+	else if (e.paused)
+		out->status = RB_RUN_PAUSED;
+	else
+		out->status = RB_RUN_SUCCEEDED;
+	{
+		struct rb_event ev;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.type = RB_EV_RUN_FINISHED;
+		ev.ts = rb_wall_ms();
+		ev.run_id = e.run_id;
+		ev.runbook = rb->name;
+		ev.exit_code = -1;
+		ev.run_status = out->status;
+		ev.duration_ms = rb_now_ms() - e.start_ms;
+		ev.dry_run = opts->dry_run != RB_DRY_NONE;
+		if (opts->on_event != NULL)
+			opts->on_event(&ev, opts->payload);
+	}
+	r = 0;
+out:
+	for (i = 0; e.main_tasks != NULL && i < e.nmain; i++)
+		task_release(&e.main_tasks[i]);
+	free(e.main_tasks);
+	rb_evloop_unwatch_signals(e.loop);
+	rb_evloop_free(e.loop);
+	rb_strvec_release(&e.base_env);
+	return r;
+}

@@ -1,0 +1,95 @@
+/*
+ * engine_int.h - the scheduler's private state, shared by engine.c (the
+ * DAG walk, retries, rollbacks) and step.c (starting one attempt of one
+ * step and judging its result).
+ */
+#ifndef RUNBOOK_ENGINE_INT_H
+#define RUNBOOK_ENGINE_INT_H
+
+#include "runbook/engine.h"
+#include "runbook/evloop.h"
+#include "runbook/proc.h"
+
+struct engine;
+
+struct var {
+	char *name;
+	char *value;
+};
+
+/* One step (or rollback, or on_failure step) as the scheduler sees it. */
+struct task {
+	struct engine *e;
+	const struct rb_step *step;
+	size_t idx;		/* in its phase's step array */
+	enum rb_phase phase;
+	enum rb_status status;
+	int attempt;		/* attempts started so far */
+	int max_attempts;
+	bool active;		/* running, or waiting to retry */
+	bool running;		/* an attempt is in flight */
+	bool not_executed;	/* dry run: a mutating step left out */
+	uint64_t timer;		/* retry delay or sleep timer, 0 if none */
+	struct rb_proc proc;
+	int64_t start_ms;	/* monotonic, first attempt */
+	int64_t attempt_start_ms;
+	int64_t duration_ms;	/* of the whole step (all attempts) */
+	int exit_code;		/* of the last attempt, -1 if none */
+	char *out;		/* last attempt's stdout (bounded) */
+	size_t out_len;
+	uint64_t out_total;
+	char *err;
+	size_t err_len;
+	uint64_t err_total;
+	char *reason;		/* why the last attempt failed */
+	char *command;		/* display form of the command */
+	struct var *vars;
+	size_t nvars, avars;
+	size_t seq;		/* completion order, for rollbacks */
+	struct task *parent;	/* ROLLBACK: the step it compensates */
+};
+
+struct engine {
+	const struct rb_runbook *rb;
+	const struct rb_params *params;
+	const struct rb_run_opts *opts;
+	struct rb_error *err;
+	struct rb_evloop *loop;
+	struct rb_scope scope;
+	struct rb_strvec base_env;	/* runbook's environment + RUNBOOK_* */
+	char run_id[64];
+	char started_at[40];
+	int64_t start_ms;
+	int jobs;
+
+	struct task *tasks;		/* the current phase's tasks */
+	size_t ntasks;
+	struct task *main_tasks;	/* kept for steps.* lookups */
+	size_t nmain;
+	size_t nactive;			/* running or waiting to retry */
+	size_t seq;
+
+	bool failing;			/* a step failed: start nothing new */
+	bool paused;			/* an approval gate was reached */
+	bool interrupted;		/* SIGINT/SIGTERM */
+	int nsignals;
+	bool run_timed_out;
+	uint64_t run_timer;
+	int64_t last_tick;
+	size_t rollback_failures;
+};
+
+/* step.c */
+void task_start_attempt(struct task *t);
+void task_kill(struct task *t, int64_t grace_ms);
+void task_release(struct task *t);
+/* Called by step.c when an attempt ended; engine.c decides what next. */
+void engine_attempt_done(struct task *t, bool ok);
+void engine_emit(struct engine *e, enum rb_event_type type,
+    const struct task *t);
+int engine_step_value(struct rb_value *out, const char *step_id,
+    const char *const *field, size_t nfield, void *payload);
+void task_set_reason(struct task *t, const char *fmt, ...)
+    RB_PRINTFLIKE(2, 3);
+
+#endif
