@@ -152,6 +152,25 @@ demo:
 bench: $(BUILD)/runbook
 	@sh tests/bench/run-all $(BUILD)/runbook
 
+# --- store: journal benchmark (tests/bench/journal_bench.c) -----------------
+# `make journal-bench` builds $(BUILD)/journal-bench from the store and util
+# objects only and prints the cost of a step boundary in each journal mode;
+# JOURNAL_BENCH_ARGS='-n 1000 -r 5 -d DIR' to tune (DIR: the disk to measure).
+JOURNAL_BENCH_OBJS = $(BUILD)/obj/tests/bench/journal_bench.o \
+	$(filter $(BUILD)/obj/store/% $(BUILD)/obj/util/%,$(LIB_OBJS))
+
+$(BUILD)/journal-bench: $(JOURNAL_BENCH_OBJS)
+	@mkdir -p $(@D)
+	@if [ "$(V)" != 1 ]; then echo "  LD      $@"; fi
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: journal-bench
+journal-bench: $(BUILD)/journal-bench
+	$(BUILD)/journal-bench $(JOURNAL_BENCH_ARGS)
+
+-include $(BUILD)/obj/tests/bench/journal_bench.d
+# --- end store: journal benchmark -------------------------------------------
+
 install: $(BUILD)/runbook
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(DATADIR)/schemas $(DESTDIR)$(DATADIR)/runbooks \

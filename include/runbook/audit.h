@@ -83,7 +83,7 @@ enum rb_audit_problem {
 	RB_AUDIT_EDITED,	/* contents differ from what was hashed */
 	RB_AUDIT_DELETED,	/* a seq is missing */
 	RB_AUDIT_INSERTED,	/* a record that is not part of the chain */
-	RB_AUDIT_REORDERED,	/* a record sits at another place in the chain */
+	RB_AUDIT_REORDERED,	/* a record sits elsewhere in the chain */
 	RB_AUDIT_TRUNCATED	/* the expected head is gone */
 };
 
@@ -93,7 +93,7 @@ struct rb_audit_verdict {
 	int64_t bad_seq;		/* the first bad seq, 0 when OK */
 	int64_t nrecords;		/* records checked */
 	struct rb_audit_head head;	/* the last record that checked out */
-	char reason[256];		/* one line: what was found at bad_seq */
+	char reason[256];		/* one line: what was found */
 };
 
 /* Called for each exported record; a non-zero return stops the export. */
@@ -134,8 +134,9 @@ int rb_audit_head(struct rb_audit_head *out, struct rb_store *st);
  * (later records appended since are fine). The result is in *out: problem
  * and the first bad seq (for a missing record, its seq; for a truncated
  * tail, the seq after the last record that checks out), the reason being
- * the best explanation of the evidence. Returns 0 when the check ran (whatever it found), or a negative
- * RB_E* code when it could not (database error, bad expected_head).
+ * the best explanation of the evidence. Returns 0 when the check ran
+ * (whatever it found), or a negative RB_E* code when it could not
+ * (database error, bad expected_head).
  */
 int rb_audit_verify(struct rb_audit_verdict *out, struct rb_store *st,
     const char *expected_head);

@@ -44,7 +44,7 @@ struct rb_journal_run {
 	const char *runbook_path;	/* file it was read from, or NULL */
 	const char *runbook_digest;	/* SHA-256 hex of that file, or NULL */
 	const char *plan_digest;	/* SHA-256 hex of the plan, or NULL */
-	const char *params;		/* JSON object, secrets masked; NULL = {} */
+	const char *params;		/* JSON object, masked; NULL = {} */
 	const char *trigger;		/* cli, webhook, resume; NULL = cli */
 	const char *actor;		/* NULL = rb_store_default_actor() */
 	const char *status;		/* create: NULL = "running" */
@@ -55,7 +55,7 @@ struct rb_journal_run {
 	int64_t started_ms;		/* wall clock; create: 0 = now */
 	int64_t finished_ms;		/* 0 while not finished */
 	int exit_code;			/* SPEC exit code, -1 while none */
-	bool runner_alive;		/* load: "running" and its runner lives */
+	bool runner_alive;		/* load: running and runner alive */
 	struct rb_journal_attempt *attempts;	/* load: in record order */
 	size_t nattempts;
 };
@@ -64,21 +64,22 @@ struct rb_journal_run {
 
 /*
  * One attempt of one step on one host. Passed to the step functions with
- * borrowed strings (identified by run_id, step_id, host, phase and
- * attempt); in a loaded run the strings are owned by the run.
+ * borrowed strings, identified by run_id, step_id, host (NULL = "local"),
+ * phase (NULL = "main") and attempt. In a loaded run the strings are owned
+ * by the run, and run_id points to the run's own.
  */
 struct rb_journal_attempt {
 	const char *run_id;
 	const char *step_id;
-	const char *host;		/* "local" or an inventory host; NULL = local */
-	const char *phase;		/* main, rollback, on_failure; NULL = main */
-	int attempt;			/* 1-based; started/skipped: 0 = next free */
+	const char *host;		/* "local" or a host; NULL = local */
+	const char *phase;		/* main, rollback, on_failure */
+	int attempt;			/* 1-based; 0 = next (start, skip) */
 	const char *status;
 	int exit_code;			/* -1 when there is none */
 	int64_t started_ms;		/* wall clock; 0 = now */
-	int64_t finished_ms;		/* 0 = now (finished), 0 while running */
+	int64_t finished_ms;		/* finish: 0 = now; load: 0 = running */
 	int64_t duration_ms;		/* -1 = finished_ms - started_ms */
-	const char *command;		/* display form, secrets masked, or NULL */
+	const char *command;		/* display form, secrets masked */
 	const char *command_digest;	/* SHA-256 hex of what runs, or NULL */
 	const char *stdout_tail;	/* last bytes of stdout, or NULL */
 	size_t stdout_len;		/* bytes in stdout_tail (<= TAIL_MAX) */
@@ -86,9 +87,9 @@ struct rb_journal_attempt {
 	const char *stderr_tail;
 	size_t stderr_len;
 	uint64_t stderr_total;
-	const char *captures;		/* JSON object of captured vars, or NULL */
-	const char *error;		/* why it failed or was skipped, or NULL */
-	int64_t seq;			/* load: row id, increasing in record order */
+	const char *captures;		/* JSON object of captures, or NULL */
+	const char *error;		/* why it failed or was skipped */
+	int64_t seq;			/* load: row id, increasing */
 };
 #define RB_JOURNAL_ATTEMPT_INIT { NULL, NULL, NULL, NULL, 0, NULL, -1, 0, 0, \
 	-1, NULL, NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0 }

@@ -44,7 +44,9 @@ struct rb_lock_info {
  * lock, with the holder's run id and pid in rb_store_error(st) (message
  * "lock 'KEY' is held by run 'ID' (pid N)"); RB_EINVAL for an empty key;
  * RB_EIO when the lock file cannot be created; on failure *out is
- * untouched.
+ * untouched. Call it outside rb_store_begin(): inside a transaction the
+ * row joins it (and is undone with it), and a refusal cannot wait for the
+ * winner's row to name it.
  */
 int rb_lock_acquire(struct rb_lock **out, struct rb_lock_info *taken_over,
     struct rb_store *st, const char *key, const char *run_id);

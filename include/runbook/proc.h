@@ -12,19 +12,21 @@
  *	p.on_done = step_finished;	(called once, from the loop)
  *	p.payload = step;
  *	if ((r = rb_proc_start(&p, loop, &err)) != 0)
- *		goto out;		(err.msg: "cannot execute '/bin/sh': ...")
+ *		goto out;	(err.msg says why: "cannot execute ...")
  *	... the loop runs; step_finished(&p, &p.result, step) ...
  *	rb_proc_release(&p);
  *
  * Guarantees, all of which the unit tests check with real processes:
  *
- * - Between fork() and execve() the child makes only async-signal-safe
- *   calls: setsid() (it leads a new session and process group whose id is
- *   its pid, so the whole tree can be signalled with killpg()), every
- *   signal disposition back to SIG_DFL and an empty signal mask, stdin /
- *   stdout / stderr wired with dup2(), every other fd closed (close_range),
- *   chdir(), execve() with exactly the environment given (nothing is
- *   inherited from runbook's own environment).
+ * - The child is started with vfork() (no copy of runbook's page tables,
+ *   so the cost per step does not grow with runbook's size). Between
+ *   vfork() and execve() it makes only async-signal-safe calls that change
+ *   nothing of the parent's: setsid() (it leads a new session and process
+ *   group whose id is its pid, so the whole tree can be signalled with
+ *   killpg()), every signal disposition back to SIG_DFL and an empty
+ *   signal mask, stdin / stdout / stderr wired with dup2(), every other fd
+ *   closed (close_range), chdir(), execve() with exactly the environment
+ *   given (nothing is inherited from runbook's own environment).
  * - A failure in the child before exec comes back to rb_proc_start()
  *   through a close-on-exec pipe as {stage, errno}, so the caller gets
  *   "cannot change to directory 'x': No such file or directory" rather than
@@ -82,17 +84,14 @@ struct rb_proc_priv;
 
 /* Values for rb_proc.in, .out and .err besides a plain fd (>= 0). */
 enum rb_proc_fd {
-	RB_PROC_PIPE = -1,	/* out/err: capture; in: feed in_data */
-	RB_PROC_DEVNULL = -2,	/* /dev/null */
-	RB_PROC_INHERIT = -3,	/* runbook's own stdin/stdout/stderr */
-	RB_PROC_TO_OUT = -4	/* err only: wherever stdout goes (2>&1) */
+	RB_PROC_PIPE = -1,    /* out/err: capture; in: feed in_data */
+	RB_PROC_DEVNULL = -2, /* /dev/null */
+	RB_PROC_INHERIT = -3, /* runbook's own stdin/stdout/stderr */
+	RB_PROC_TO_OUT = -4   /* err only: wherever stdout goes (2>&1) */
 };
 
 /* Which stream a line or capture belongs to. */
-enum rb_proc_stream {
-	RB_PROC_STDOUT = 1,
-	RB_PROC_STDERR = 2
-};
+enum rb_proc_stream { RB_PROC_STDOUT = 1, RB_PROC_STDERR = 2 };
 
 /*
  * The bounded capture of one output stream. While total <= head_max, head
@@ -102,9 +101,9 @@ enum rb_proc_stream {
  * dropped (rb_capture_truncated()).
  */
 struct rb_capture {
-	struct rb_buf head;	/* the first bytes */
-	struct rb_buf tail;	/* the last bytes after head */
-	uint64_t total;		/* every byte the child wrote */
+	struct rb_buf head; /* the first bytes */
+	struct rb_buf tail; /* the last bytes after head */
+	uint64_t total;	    /* every byte the child wrote */
 };
 
 /* Whether bytes between head and tail were dropped. */
@@ -120,16 +119,16 @@ void rb_capture_release(struct rb_capture *c);
 
 /* What happened to a process. Valid in on_done and until the next start. */
 struct rb_proc_result {
-	int status;		/* exit code, or 128+signal; -1 until it ended */
-	int signal;		/* the signal that killed it, or 0 */
-	bool timed_out;		/* timeout_ms expired and the group was killed */
-	bool killed;		/* rb_proc_kill_tree() ran (timeout or caller) */
-	bool drain_expired;	/* output still open drain_ms after exit */
-	int64_t start_ms;	/* CLOCK_MONOTONIC just before fork() */
-	int64_t exit_ms;	/* when the main process was reaped */
-	int64_t end_ms;		/* when output ended too: on_done time */
-	struct rb_capture out;	/* stdout, when .out is RB_PROC_PIPE */
-	struct rb_capture err;	/* stderr, when .err is RB_PROC_PIPE */
+	int status;	       /* exit code, or 128+signal; -1 until it ended */
+	int signal;	       /* the signal that killed it, or 0 */
+	bool timed_out;	       /* timeout_ms expired and the group was killed */
+	bool killed;	       /* rb_proc_kill_tree() ran (timeout or caller) */
+	bool drain_expired;    /* output still open drain_ms after exit */
+	int64_t start_ms;      /* CLOCK_MONOTONIC just before vfork() */
+	int64_t exit_ms;       /* when the main process was reaped */
+	int64_t end_ms;	       /* when output ended too: on_done time */
+	struct rb_capture out; /* stdout, when .out is RB_PROC_PIPE */
+	struct rb_capture err; /* stderr, when .err is RB_PROC_PIPE */
 };
 
 /*
@@ -147,42 +146,51 @@ typedef void (*rb_proc_line_fn)(struct rb_proc *proc, int stream,
  * and may release, restart or free proc (nothing touches proc after the
  * callback returns).
  */
-typedef void (*rb_proc_done_fn)(struct rb_proc *proc,
-    struct rb_proc_result *res, void *payload);
+typedef void (*rb_proc_done_fn)(
+    struct rb_proc *proc, struct rb_proc_result *res, void *payload);
 
 struct rb_proc {
 	/* Set by the caller before rb_proc_start(); read, never changed. */
-	struct rb_strvec args;	/* program and arguments; see use_shell */
-	struct rb_strvec env;	/* the complete environment, NAME=value */
-	const char *dir;	/* working directory, NULL for runbook's */
-	bool use_shell;		/* run /bin/sh -c args[0] args[1]...  */
-	int in;			/* RB_PROC_DEVNULL (default), _INHERIT, fd */
-	const char *in_data;	/* if set: stdin is a pipe fed with these */
-	size_t in_len;		/*   in_len bytes, then closed */
-	int out;		/* RB_PROC_PIPE (default), _DEVNULL, ..., fd */
-	int err;		/* as out, or RB_PROC_TO_OUT */
-	int64_t timeout_ms;	/* kill the tree after this long; 0: never */
-	int64_t grace_ms;	/* SIGTERM to SIGKILL, for the timeout */
-	int64_t drain_ms;	/* wait for pipe EOF after exit */
-	size_t head_max;	/* capture, per stream */
+	struct rb_strvec args; /* program and arguments; see use_shell */
+	struct rb_strvec env;  /* the complete environment, NAME=value */
+	const char *dir;       /* working directory, NULL for runbook's */
+	bool use_shell;	       /* run /bin/sh -c args[0] args[1]...  */
+	int in;		       /* RB_PROC_DEVNULL (default), _INHERIT, fd */
+	const char *in_data;   /* if set: stdin is a pipe fed with these */
+	size_t in_len;	       /*   in_len bytes, then closed */
+	int out;	       /* RB_PROC_PIPE (default), _DEVNULL, ..., fd */
+	int err;	       /* as out, or RB_PROC_TO_OUT */
+	int64_t timeout_ms;    /* kill the tree after this long; 0: never */
+	int64_t grace_ms;      /* SIGTERM to SIGKILL, for the timeout */
+	int64_t drain_ms;      /* wait for pipe EOF after exit */
+	size_t head_max;       /* capture, per stream */
 	size_t tail_max;
-	rb_proc_line_fn on_line;	/* optional */
-	rb_proc_done_fn on_done;	/* optional for rb_proc_run() */
-	void *payload;		/* passed to on_line and on_done */
+	rb_proc_line_fn on_line; /* optional */
+	rb_proc_done_fn on_done; /* optional for rb_proc_run() */
+	void *payload;		 /* passed to on_line and on_done */
 
 	/* Set by rb_proc_start(). */
-	pid_t pid;		/* also the process group and session id */
+	pid_t pid; /* also the process group and session id */
 	struct rb_proc_result result;
 
-	struct rb_proc_priv *priv;	/* private to proc.c; NULL when idle */
+	struct rb_proc_priv *priv; /* private to proc.c; NULL when idle */
 };
 
-#define RB_PROC_RESULT_INIT { -1, 0, false, false, false, 0, 0, 0, \
-	{ RB_BUF_INIT, RB_BUF_INIT, 0 }, { RB_BUF_INIT, RB_BUF_INIT, 0 } }
-#define RB_PROC_INIT { RB_STRVEC_INIT, RB_STRVEC_INIT, NULL, false, \
-	RB_PROC_DEVNULL, NULL, 0, RB_PROC_PIPE, RB_PROC_PIPE, 0, \
-	RB_PROC_GRACE_MS, RB_PROC_DRAIN_MS, RB_PROC_HEAD_MAX, \
-	RB_PROC_TAIL_MAX, NULL, NULL, NULL, -1, RB_PROC_RESULT_INIT, NULL }
+#define RB_PROC_RESULT_INIT                                                    \
+	{                                                                      \
+		-1, 0, false, false, false, 0, 0, 0,                           \
+		    { RB_BUF_INIT, RB_BUF_INIT, 0 },                           \
+		{                                                              \
+			RB_BUF_INIT, RB_BUF_INIT, 0                            \
+		}                                                              \
+	}
+#define RB_PROC_INIT                                                           \
+	{                                                                      \
+		RB_STRVEC_INIT, RB_STRVEC_INIT, NULL, false, RB_PROC_DEVNULL,  \
+		    NULL, 0, RB_PROC_PIPE, RB_PROC_PIPE, 0, RB_PROC_GRACE_MS,  \
+		    RB_PROC_DRAIN_MS, RB_PROC_HEAD_MAX, RB_PROC_TAIL_MAX,      \
+		    NULL, NULL, NULL, -1, RB_PROC_RESULT_INIT, NULL            \
+	}
 
 /* Initialise proc as RB_PROC_INIT. */
 void rb_proc_init(struct rb_proc *proc);
@@ -192,19 +200,19 @@ void rb_proc_init(struct rb_proc *proc);
  *
  * Without use_shell, args.v[0] is the program: a name without '/' is
  * looked up in the PATH of proc->env (or "/usr/local/bin:/usr/bin:/bin"
- * when env has no PATH), in the parent, before fork(). With use_shell the
+ * when env has no PATH), in the parent, before vfork(). With use_shell the
  * child is `/bin/sh -c args.v[0] args.v[1]...` (args.v[1] becomes $0).
  * fds given in in/out/err are duplicated into the child and stay owned by
  * the caller; in_data must stay valid until on_done.
  *
  * Returns 0: the child runs, proc->pid is set, and on_done will be called
  * exactly once from the loop (unless proc is released first). Otherwise
- * returns RB_ENOTFOUND (program or directory not found) or RB_ERROR (fork,
+ * returns RB_ENOTFOUND (program or directory not found) or RB_ERROR (vfork,
  * pipe, exec failures) with the message in err: no child is left, no
  * callback will be called, and proc->result.status stays -1.
  */
-int rb_proc_start(struct rb_proc *proc, struct rb_evloop *loop,
-    struct rb_error *err);
+int rb_proc_start(
+    struct rb_proc *proc, struct rb_evloop *loop, struct rb_error *err);
 
 /*
  * Terminate the process group: SIGTERM now, and SIGKILL after grace_ms

@@ -36,7 +36,7 @@ struct rb_queue_entry {
 	const char *dedup_key;		/* NULL: never deduplicated */
 	const char *status;		/* queued started done failed */
 	const char *run_id;		/* set once the run exists */
-	const char *source;		/* who sent it (webhook source, address) */
+	const char *source;		/* who sent it (source, address) */
 	int64_t claimed_pid;		/* the process that claimed it, or 0 */
 	int64_t started_ms, finished_ms;	/* 0 when not yet */
 };
@@ -45,7 +45,7 @@ struct rb_queue_entry {
 
 enum rb_queue_result {
 	RB_QUEUE_QUEUED,		/* a new entry was committed */
-	RB_QUEUE_DEDUPLICATED		/* an entry with the key is in the window */
+	RB_QUEUE_DEDUPLICATED		/* same key within the window */
 };
 
 /*

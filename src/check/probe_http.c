@@ -23,32 +23,32 @@
 #include "runbook/util.h"
 #include "runbook/banned.h"
 
-#define BODY_EXCERPT 200	/* bytes of a non-2xx answer shown in messages */
+#define BODY_EXCERPT 200 /* bytes of a non-2xx answer shown in messages */
 
 struct rb_http {
 	struct rb_evloop *loop;
 	CURLM *multi;
-	uint64_t timer;			/* libcurl's single timeout, 0: none */
-	struct rb_http_xfer *xfers;	/* in flight, doubly linked */
+	uint64_t timer;		    /* libcurl's single timeout, 0: none */
+	struct rb_http_xfer *xfers; /* in flight, doubly linked */
 };
 
 struct rb_http_xfer {
 	struct rb_http *http;
 	CURL *easy;
 	struct curl_slist *headers;
-	char *url_msg;			/* the URL as messages show it */
+	char *url_msg; /* the URL as messages show it */
 	size_t max_body;
 	long max_redirects;
 	int64_t timeout_ms;
 	bool require_2xx;
-	bool finished;			/* out of the multi, callback pending */
-	bool cancelled;			/* cancelled while finished */
+	bool finished;	/* out of the multi, callback pending */
+	bool cancelled; /* cancelled while finished */
 	struct rb_http_result res;
 	char errbuf[CURL_ERROR_SIZE];
 	rb_http_done_fn on_done;
 	void *payload;
-	struct rb_http_xfer *prev, *next;	/* http->xfers */
-	struct rb_http_xfer *next_done;	/* completion batch */
+	struct rb_http_xfer *prev, *next; /* http->xfers */
+	struct rb_http_xfer *next_done;	  /* completion batch */
 };
 
 /* --------------------------------------------------------------- helpers */
@@ -63,8 +63,8 @@ global_init(struct rb_error *err)
 	if (done)
 		return 0;
 	if ((cc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK)
-		return rb_error_set(err, RB_ERROR, "cannot initialise libcurl: %s",
-		    curl_easy_strerror(cc));
+		return rb_error_set(err, RB_ERROR,
+		    "cannot initialise libcurl: %s", curl_easy_strerror(cc));
 	done = true;
 	return 0;
 }
@@ -80,12 +80,14 @@ url_for_message(const char *url, bool redact_path)
 	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
 	char *s;
 
-	if (u == NULL || curl_url_set(u, CURLUPART_URL, url,
-	    CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+	if (u == NULL ||
+	    curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
+		CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		s = xstrdup(redact_path || strchr(url, '@') != NULL ?
-		    "(invalid URL)" : url);
+		s = xstrdup(redact_path || strchr(url, '@') != NULL
+			? "(invalid URL)"
+			: url);
 		goto out;
 	}
 	(void)curl_url_get(u, CURLUPART_PORT, &port, 0);
@@ -110,7 +112,8 @@ valid_method(const char *m)
 		return false;
 	for (; *m != '\0'; m++)
 		if (!((*m >= 'A' && *m <= 'Z') || (*m >= 'a' && *m <= 'z') ||
-		    (*m >= '0' && *m <= '9') || strchr("!#$%&'*+.^_`|~-", *m)))
+			(*m >= '0' && *m <= '9') ||
+			strchr("!#$%&'*+.^_`|~-", *m)))
 			return false;
 	return true;
 }
@@ -211,9 +214,9 @@ on_timer(struct rb_evloop *loop, uint64_t id, void *payload)
 
 	(void)loop;
 	(void)id;
-	http->timer = 0;	/* socket_action may set a new one */
-	(void)curl_multi_socket_action(http->multi, CURL_SOCKET_TIMEOUT, 0,
-	    &running);
+	http->timer = 0; /* socket_action may set a new one */
+	(void)curl_multi_socket_action(
+	    http->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(http);
 }
 
@@ -228,8 +231,8 @@ timer_cb(CURLM *multi, long timeout_ms, void *userp)
 		(void)rb_evloop_cancel_timer(http->loop, http->timer);
 	http->timer = 0;
 	if (timeout_ms >= 0)
-		http->timer = rb_evloop_add_timer(http->loop,
-		    rb_now_ms() + timeout_ms, on_timer, http);
+		http->timer = rb_evloop_add_timer(
+		    http->loop, rb_now_ms() + timeout_ms, on_timer, http);
 	return 0;
 }
 
@@ -243,7 +246,7 @@ on_body(char *p, size_t size, size_t nmemb, void *userdata)
 	if (n > room) {
 		(void)rb_buf_add(&x->res.body, p, room);
 		x->res.truncated = true;
-		return 0;	/* CURLE_WRITE_ERROR ends the transfer */
+		return 0; /* CURLE_WRITE_ERROR ends the transfer */
 	}
 	(void)rb_buf_add(&x->res.body, p, n);
 	return n;
@@ -254,8 +257,8 @@ static void
 set_result(struct rb_http_xfer *x, CURLcode cc)
 {
 	struct rb_http_result *res = &x->res;
-	const char *why = x->errbuf[0] != '\0' ? x->errbuf :
-	    curl_easy_strerror(cc);
+	const char *why =
+	    x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cc);
 	char dur[32];
 	long status = 0;
 
@@ -269,10 +272,13 @@ set_result(struct rb_http_xfer *x, CURLcode cc)
 			struct rb_buf ex = RB_BUF_INIT;
 			size_t i;
 
-			for (i = 0; i < res->body.len && i < BODY_EXCERPT; i++) {
-				unsigned char c = (unsigned char)res->body.buf[i];
+			for (i = 0; i < res->body.len && i < BODY_EXCERPT;
+			     i++) {
+				unsigned char c =
+				    (unsigned char)res->body.buf[i];
 
-				rb_buf_addch(&ex, c < 0x20 || c == 0x7f ? ' ' : c);
+				rb_buf_addch(
+				    &ex, c < 0x20 || c == 0x7f ? ' ' : c);
 			}
 			rb_buf_rtrim(&ex);
 			rb_error_set(&res->err, RB_ERROR,
@@ -300,7 +306,8 @@ set_result(struct rb_http_xfer *x, CURLcode cc)
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		res->code = rb_error_set(&res->err, RB_EINVAL,
 		    "unsupported protocol in '%s': only http and https are "
-		    "allowed", x->url_msg);
+		    "allowed",
+		    x->url_msg);
 		break;
 	case CURLE_URL_MALFORMAT:
 		res->code = rb_error_set(&res->err, RB_EINVAL,
@@ -371,8 +378,8 @@ rb_http_new(struct rb_http **out, struct rb_evloop *loop, struct rb_error *err)
 	http->loop = loop;
 	if ((http->multi = curl_multi_init()) == NULL) {
 		free(http);
-		return rb_error_set(err, RB_ERROR,
-		    "cannot create a libcurl multi handle");
+		return rb_error_set(
+		    err, RB_ERROR, "cannot create a libcurl multi handle");
 	}
 	curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(http->multi, CURLMOPT_SOCKETDATA, http);
@@ -402,7 +409,7 @@ rb_http_cancel(struct rb_http_xfer *x)
 	if (x == NULL)
 		return;
 	if (x->finished) {
-		x->cancelled = true;	/* check_done() frees it */
+		x->cancelled = true; /* check_done() frees it */
 		return;
 	}
 	(void)curl_multi_remove_handle(x->http->multi, x->easy);
@@ -426,9 +433,9 @@ set_method(CURL *e, const struct rb_http_request *req)
 		size_t len = req->body != NULL ? req->body_len : 0;
 
 		if ((cc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)len)) != CURLE_OK ||
-		    (cc = curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS,
-		    body)) != CURLE_OK)
+			 (curl_off_t)len)) != CURLE_OK ||
+		    (cc = curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body)) !=
+			CURLE_OK)
 			return cc;
 	}
 	if (strcmp(m, "GET") == 0 && req->body == NULL)
@@ -450,18 +457,18 @@ rb_http_start(struct rb_http_xfer **out, struct rb_http *http,
 	int r = RB_ERROR;
 
 	if (req->url == NULL || *req->url == '\0' || req->on_done == NULL)
-		return rb_error_set(err, RB_EINVAL,
-		    "HTTP request without a URL or a callback");
+		return rb_error_set(
+		    err, RB_EINVAL, "HTTP request without a URL or a callback");
 	if (req->method != NULL && !valid_method(req->method))
-		return rb_error_set(err, RB_EINVAL, "invalid HTTP method '%s'",
-		    req->method);
+		return rb_error_set(
+		    err, RB_EINVAL, "invalid HTTP method '%s'", req->method);
 	for (i = 0; req->headers != NULL && i < req->headers->nr; i++) {
 		const char *h = req->headers->v[i];
 
-		if (strpbrk(h, "\r\n") != NULL ||
-		    strpbrk(h, ":;") == NULL || *h == ':')
-			return rb_error_set(err, RB_EINVAL,
-			    "invalid HTTP header '%s'", h);
+		if (strpbrk(h, "\r\n") != NULL || strpbrk(h, ":;") == NULL ||
+		    *h == ':')
+			return rb_error_set(
+			    err, RB_EINVAL, "invalid HTTP header '%s'", h);
 	}
 
 	x = xcalloc(1, sizeof(*x));
@@ -469,19 +476,20 @@ rb_http_start(struct rb_http_xfer **out, struct rb_http *http,
 	x->url_msg = url_for_message(req->url, req->redact_path);
 	x->max_body = req->max_body ? req->max_body : RB_HTTP_MAX_BODY;
 	x->max_redirects = req->max_redirects > 0 ? req->max_redirects : 0;
-	x->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms :
-	    RB_HTTP_TIMEOUT_MS;
+	x->timeout_ms =
+	    req->timeout_ms > 0 ? req->timeout_ms : RB_HTTP_TIMEOUT_MS;
 	x->require_2xx = req->require_2xx;
 	x->on_done = req->on_done;
 	x->payload = req->payload;
 	rb_buf_init(&x->res.body, 0);
 	if ((x->easy = e = curl_easy_init()) == NULL) {
-		r = rb_error_set(err, RB_ERROR, "cannot create a libcurl handle");
+		r = rb_error_set(
+		    err, RB_ERROR, "cannot create a libcurl handle");
 		goto out;
 	}
 	for (i = 0; req->headers != NULL && i < req->headers->nr; i++) {
-		struct curl_slist *l = curl_slist_append(x->headers,
-		    req->headers->v[i]);
+		struct curl_slist *l =
+		    curl_slist_append(x->headers, req->headers->v[i]);
 
 		if (l == NULL)
 			RB_BUG("curl_slist_append: out of memory");
@@ -497,30 +505,32 @@ rb_http_start(struct rb_http_xfer **out, struct rb_http *http,
 	}
 
 	if ((cc = curl_easy_setopt(e, CURLOPT_URL, req->url)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
-	    "http,https")) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
-	    "http,https")) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https")) !=
+		CURLE_OK ||
+	    (cc = curl_easy_setopt(
+		 e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
 	    (cc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
-	    x->max_redirects > 0 ? 1L : 0L)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_MAXREDIRS,
-	    x->max_redirects)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-	    (long)x->timeout_ms)) != CURLE_OK ||
+		 x->max_redirects > 0 ? 1L : 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_MAXREDIRS, x->max_redirects)) !=
+		CURLE_OK ||
+	    (cc = curl_easy_setopt(
+		 e, CURLOPT_TIMEOUT_MS, (long)x->timeout_ms)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)x->timeout_ms)) != CURLE_OK ||
+		 (long)x->timeout_ms)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_ERRORBUFFER,
-	    x->errbuf)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION,
-	    on_body)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x)) !=
+		CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf)) !=
+		CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body)) !=
+		CURLE_OK ||
 	    (cc = curl_easy_setopt(e, CURLOPT_WRITEDATA, x)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_USERAGENT,
-	    "runbook/" RB_VERSION)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "")) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_HTTPHEADER,
-	    x->headers)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(
+		 e, CURLOPT_USERAGENT, "runbook/" RB_VERSION)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "")) !=
+		CURLE_OK ||
+	    (cc = curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers)) !=
+		CURLE_OK ||
 	    (cc = set_method(e, req)) != CURLE_OK) {
 		r = rb_error_set(err, RB_ERROR,
 		    "cannot set up request to '%s': %s", x->url_msg,
@@ -528,8 +538,10 @@ rb_http_start(struct rb_http_xfer **out, struct rb_http *http,
 		goto out;
 	}
 	if (req->insecure &&
-	    ((cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L)) != CURLE_OK)) {
+	    ((cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L)) !=
+		    CURLE_OK ||
+		(cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L)) !=
+		    CURLE_OK)) {
 		r = rb_error_set(err, RB_ERROR,
 		    "cannot set up request to '%s': %s", x->url_msg,
 		    curl_easy_strerror(cc));
@@ -539,8 +551,9 @@ rb_http_start(struct rb_http_xfer **out, struct rb_http *http,
 	x->res.start_ms = rb_now_ms();
 	/* Starts nothing yet: libcurl asks for a zero timeout first. */
 	if ((mc = curl_multi_add_handle(http->multi, e)) != CURLM_OK) {
-		r = rb_error_set(err, RB_ERROR, "cannot start request to '%s': %s",
-		    x->url_msg, curl_multi_strerror(mc));
+		r = rb_error_set(err, RB_ERROR,
+		    "cannot start request to '%s': %s", x->url_msg,
+		    curl_multi_strerror(mc));
 		goto out;
 	}
 	x->next = http->xfers;

@@ -25,12 +25,12 @@
 struct rb_tcp_probe {
 	struct rb_evloop *loop;
 	char *host, *port;
-	struct addrinfo *addrs;		/* from getaddrinfo() */
-	struct addrinfo *next;		/* the next address to try */
-	int fd;				/* connecting socket, -1: none */
+	struct addrinfo *addrs; /* from getaddrinfo() */
+	struct addrinfo *next;	/* the next address to try */
+	int fd;			/* connecting socket, -1: none */
 	int64_t timeout_ms;
 	uint64_t deadline_timer;
-	uint64_t done_timer;		/* delivers the result */
+	uint64_t done_timer; /* delivers the result */
 	int last_errno;
 	struct rb_tcp_result res;
 	rb_tcp_done_fn on_done;
@@ -43,8 +43,8 @@ target_name(const struct rb_tcp_probe *p)
 {
 	bool v6 = strchr(p->host, ':') != NULL;
 
-	return xstrfmt("%s%s%s:%s", v6 ? "[" : "", p->host, v6 ? "]" : "",
-	    p->port);
+	return xstrfmt(
+	    "%s%s%s:%s", v6 ? "[" : "", p->host, v6 ? "]" : "", p->port);
 }
 
 static void
@@ -106,17 +106,17 @@ set_address(struct rb_tcp_probe *p, const struct addrinfo *ai)
 
 	if (ai->ai_family == AF_INET6)
 		a = &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)
-		    ->sin6_addr;
+			 ->sin6_addr;
 	else
 		a = &((const struct sockaddr_in *)(const void *)ai->ai_addr)
-		    ->sin_addr;
+			 ->sin_addr;
 	(void)inet_ntop(ai->ai_family, a, ip, sizeof(ip));
 	snprintf(p->res.address, sizeof(p->res.address),
 	    ai->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", ip, p->port);
 }
 
-static void on_writable(struct rb_evloop *loop, int fd, int mask,
-    void *payload);
+static void on_writable(
+    struct rb_evloop *loop, int fd, int mask, void *payload);
 
 /* Connect to the next address; complete() when none is left. */
 static void
@@ -143,7 +143,7 @@ try_next(struct rb_tcp_probe *p)
 		if (errno == EINPROGRESS) {
 			p->fd = fd;
 			if (rb_evloop_add_fd(p->loop, fd, RB_EVLOOP_WRITE,
-			    on_writable, p) != 0)
+				on_writable, p) != 0)
 				RB_BUG("socket fd already on the loop");
 			return;
 		}
@@ -153,8 +153,9 @@ try_next(struct rb_tcp_probe *p)
 	{
 		char *t = target_name(p);
 
-		rb_error_set(&p->res.err, RB_ERROR, "cannot connect to '%s': %s",
-		    t, strerror(p->last_errno ? p->last_errno : ECONNREFUSED));
+		rb_error_set(&p->res.err, RB_ERROR,
+		    "cannot connect to '%s': %s", t,
+		    strerror(p->last_errno ? p->last_errno : ECONNREFUSED));
 		free(t);
 	}
 	complete(p, RB_ERROR);
@@ -222,13 +223,14 @@ rb_tcp_split_target(char **out_host, char **out_port, const char *target)
 		if (memchr(host, ':', (size_t)(hend - host)) != NULL ||
 		    memchr(host, '[', (size_t)(hend - host)) != NULL ||
 		    memchr(host, ']', (size_t)(hend - host)) != NULL)
-			return RB_EINVAL;	/* IPv6 needs brackets */
+			return RB_EINVAL; /* IPv6 needs brackets */
 	}
 	if (hend == host || colon[1] == '\0')
 		return RB_EINVAL;
 	for (i = 1; colon[i] != '\0'; i++)
 		if (!((colon[i] >= '0' && colon[i] <= '9') ||
-		    (colon[i] >= 'a' && colon[i] <= 'z') || colon[i] == '-'))
+			(colon[i] >= 'a' && colon[i] <= 'z') ||
+			colon[i] == '-'))
 			return RB_EINVAL;
 	*out_host = xstrndup(host, (size_t)(hend - host));
 	*out_port = xstrdup(colon + 1);
@@ -252,8 +254,8 @@ rb_tcp_start(struct rb_tcp_probe **out, struct rb_evloop *loop,
 	p->fd = -1;
 	p->host = xstrdup(req->host);
 	p->port = xstrdup(req->port);
-	p->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms :
-	    RB_TCP_TIMEOUT_MS;
+	p->timeout_ms =
+	    req->timeout_ms > 0 ? req->timeout_ms : RB_TCP_TIMEOUT_MS;
 	p->on_done = req->on_done;
 	p->payload = req->payload;
 	p->res.start_ms = rb_now_ms();
@@ -274,15 +276,16 @@ rb_tcp_start(struct rb_tcp_probe **out, struct rb_evloop *loop,
 		char *t = target_name(p);
 
 		p->addrs = NULL;
-		rb_error_set(&p->res.err, RB_ENOTFOUND, "cannot resolve '%s': %s",
-		    t, gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+		rb_error_set(&p->res.err, RB_ENOTFOUND,
+		    "cannot resolve '%s': %s", t,
+		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
 		free(t);
 		complete(p, RB_ENOTFOUND);
 		return 0;
 	}
 	p->next = p->addrs;
-	p->deadline_timer = rb_evloop_add_timer(loop,
-	    p->res.start_ms + p->timeout_ms, on_deadline, p);
+	p->deadline_timer = rb_evloop_add_timer(
+	    loop, p->res.start_ms + p->timeout_ms, on_deadline, p);
 	try_next(p);
 	return 0;
 }

@@ -15,12 +15,28 @@ const struct cli_cmd cli_cmds[] = {
 	{ "run", cmd_run, "Run a runbook",
 	  "run NAME|FILE [-p K=V]... [--dry-run[=checks]] [--jobs N] "
 	  "[--inventory F] [--limit P] [--plan-digest D] [--force-window] "
-	  "[--yes] [--output text|json]" },
+	  "[--yes] [--interactive] [--output text|json] [--state DIR] [-v]" },
 	{ "plan", cmd_plan, "Show exactly what a run would do",
 	  "plan NAME|FILE [-p K=V]... [--inventory F] "
 	  "[--format text|json|markdown|dot]" },
 	{ "validate", cmd_validate, "Check runbook, inventory and routes files",
 	  "validate FILE|DIR..." },
+	{ "resume", NULL, "Continue a failed or interrupted run",
+	  "resume RUN_ID [--rerun-inflight] [--force] [--output text|json] "
+	  "[--state DIR] [-v]" },
+	{ "approve", NULL, "Approve or reject a paused step and continue",
+	  "approve RUN_ID STEP_ID --by NAME [--reject] [--comment TEXT] "
+	  "[--state DIR]" },
+	{ "runs", NULL, "List recorded runs",
+	  "runs [--limit N] [--runbook NAME] [--status S] [--output text|json] "
+	  "[--state DIR]" },
+	{ "show", NULL, "Show one run, its steps and their output",
+	  "show RUN_ID [--step ID] [--output text|json] [--state DIR]" },
+	{ "audit", NULL, "Verify, export or show the head of the audit log",
+	  "audit verify [--head H] | audit export [--since T] "
+	  "[--format jsonl] | audit head [--state DIR]" },
+	{ "serve", NULL, "Receive alert webhooks and start runbooks",
+	  "serve --routes FILE [--listen ADDR:PORT] [--state DIR]" },
 	{ "list", cmd_list, "List the runbooks and playbooks on the search path",
 	  "list" },
 	{ "version", cmd_version, "Print the version", "version" },

@@ -101,6 +101,23 @@ rb_run_id_new(char out[64])
 /* ------------------------------------------------------------------ */
 /* Events */
 
+/*
+ * The end of a step's output for events: at most RB_EVENT_TAIL bytes,
+ * starting at a line boundary when there is one. The journal keeps more.
+ */
+#define RB_EVENT_TAIL 4096
+static const char *
+tail_of(const char *s, size_t len)
+{
+	const char *p, *nl;
+
+	if (s == NULL || len <= RB_EVENT_TAIL)
+		return s;
+	p = s + len - RB_EVENT_TAIL;
+	nl = memchr(p, '\n', RB_EVENT_TAIL);
+	return nl != NULL && nl + 1 < s + len ? nl + 1 : p;
+}
+
 void
 engine_emit(struct engine *e, enum rb_event_type type, const struct task *t)
 {
@@ -129,8 +146,8 @@ engine_emit(struct engine *e, enum rb_event_type type, const struct task *t)
 		ev.duration_ms = t->duration_ms;
 		ev.reason = t->reason;
 		ev.command = t->command;
-		ev.out_tail = t->out;
-		ev.err_tail = t->err;
+		ev.out_tail = tail_of(t->out, t->out_len);
+		ev.err_tail = tail_of(t->err, t->err_len);
 		ev.out_total = t->out_total;
 		ev.err_total = t->err_total;
 	}
@@ -756,6 +773,7 @@ out:
 	for (i = 0; e.main_tasks != NULL && i < e.nmain; i++)
 		task_release(&e.main_tasks[i]);
 	free(e.main_tasks);
+	rb_http_free(e.http);
 	rb_evloop_unwatch_signals(e.loop);
 	rb_evloop_free(e.loop);
 	rb_strvec_release(&e.base_env);

@@ -8,6 +8,7 @@
 
 #include "runbook/engine.h"
 #include "runbook/evloop.h"
+#include "runbook/probe.h"
 #include "runbook/proc.h"
 
 struct engine;
@@ -31,6 +32,8 @@ struct task {
 	bool not_executed;	/* dry run: a mutating step left out */
 	uint64_t timer;		/* retry delay or sleep timer, 0 if none */
 	struct rb_proc proc;
+	struct rb_http_xfer *xfer;	/* http/notify request in flight */
+	struct rb_tcp_probe *tcp;	/* tcp probe in flight */
 	int64_t start_ms;	/* monotonic, first attempt */
 	int64_t attempt_start_ms;
 	int64_t duration_ms;	/* of the whole step (all attempts) */
@@ -55,6 +58,7 @@ struct engine {
 	const struct rb_run_opts *opts;
 	struct rb_error *err;
 	struct rb_evloop *loop;
+	struct rb_http *http;		/* created on first use */
 	struct rb_scope scope;
 	struct rb_strvec base_env;	/* runbook's environment + RUNBOOK_* */
 	char run_id[64];

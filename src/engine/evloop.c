@@ -29,10 +29,10 @@
 #define EV_RW (RB_EVLOOP_READ | RB_EVLOOP_WRITE)
 
 struct fd_event {
-	int mask;		/* registered READ/WRITE bits; 0 = free */
-	unsigned gen;		/* bumped on every add: stale poll results */
-	size_t slot;		/* index in loop->pfds */
-	bool internal;		/* the signal pipe: not counted by run() */
+	int mask;      /* registered READ/WRITE bits; 0 = free */
+	unsigned gen;  /* bumped on every add: stale poll results */
+	size_t slot;   /* index in loop->pfds */
+	bool internal; /* the signal pipe: not counted by run() */
 	rb_evloop_fd_fn fn;
 	void *payload;
 };
@@ -48,30 +48,30 @@ enum timer_state { TIMER_FREE, TIMER_ARMED, TIMER_DUE };
 
 struct timer {
 	int64_t deadline;
-	uint64_t seq;		/* insertion order: ties fire first-in first */
-	uint32_t gen;		/* bumped on every allocation of the slot */
+	uint64_t seq; /* insertion order: ties fire first-in first */
+	uint32_t gen; /* bumped on every allocation of the slot */
 	enum timer_state state;
-	size_t heap;		/* index in loop->heap while ARMED */
-	uint32_t next_free;	/* free list link (slot + 1, 0 = end) */
+	size_t heap;	    /* index in loop->heap while ARMED */
+	uint32_t next_free; /* free list link (slot + 1, 0 = end) */
 	rb_evloop_timer_fn fn;
 	void *payload;
 };
 
 struct rb_evloop {
-	struct fd_event *fds;	/* indexed by fd */
+	struct fd_event *fds; /* indexed by fd */
 	size_t fds_alloc;
-	struct pollfd *pfds;	/* dense, what poll(2) sees */
+	struct pollfd *pfds; /* dense, what poll(2) sees */
 	size_t npfds, pfds_alloc;
-	size_t user_fds;	/* registered fds that are not internal */
+	size_t user_fds; /* registered fds that are not internal */
 	struct fired *fired;
 	size_t fired_alloc;
 
-	struct timer *timers;	/* slab; ids are (gen << 32) | (slot + 1) */
+	struct timer *timers; /* slab; ids are (gen << 32) | (slot + 1) */
 	size_t ntimers, timers_alloc;
-	uint32_t free_head;	/* first free slot + 1, 0 = none */
-	uint32_t *heap;		/* slots of ARMED timers, min-heap */
+	uint32_t free_head; /* first free slot + 1, 0 = none */
+	uint32_t *heap;	    /* slots of ARMED timers, min-heap */
 	size_t heap_nr, heap_alloc;
-	uint64_t *due;		/* ids collected for the current round */
+	uint64_t *due; /* ids collected for the current round */
 	size_t due_alloc;
 	uint64_t seq;
 
@@ -129,8 +129,7 @@ add_fd(struct rb_evloop *loop, int fd, int mask, rb_evloop_fd_fn fn,
 	struct fd_event *fe;
 	size_t old = loop->fds_alloc;
 
-	if (fd < 0 || (mask & EV_RW) == 0 || (mask & ~EV_RW) != 0 ||
-	    fn == NULL)
+	if (fd < 0 || (mask & EV_RW) == 0 || (mask & ~EV_RW) != 0 || fn == NULL)
 		return RB_EINVAL;
 	if ((size_t)fd < loop->fds_alloc && loop->fds[fd].mask != 0)
 		return RB_EINVAL;
@@ -157,8 +156,8 @@ add_fd(struct rb_evloop *loop, int fd, int mask, rb_evloop_fd_fn fn,
 }
 
 int
-rb_evloop_add_fd(struct rb_evloop *loop, int fd, int mask, rb_evloop_fd_fn fn,
-    void *payload)
+rb_evloop_add_fd(
+    struct rb_evloop *loop, int fd, int mask, rb_evloop_fd_fn fn, void *payload)
 {
 	return add_fd(loop, fd, mask, fn, payload, false);
 }
@@ -240,10 +239,10 @@ dispatch_fds(struct rb_evloop *loop)
 		int m;
 
 		if (fe->mask == 0 || fe->gen != f->gen)
-			continue;	/* removed (or replaced) meanwhile */
+			continue; /* removed (or replaced) meanwhile */
 		m = fired_mask(f->revents, fe->mask);
 		if (m == 0)
-			continue;	/* the mask changed meanwhile */
+			continue; /* the mask changed meanwhile */
 		fe->fn(loop, f->fd, m, fe->payload);
 		ran++;
 	}
@@ -364,8 +363,8 @@ rb_evloop_add_timer(struct rb_evloop *loop, int64_t deadline_ms,
 	} else {
 		if (loop->ntimers >= UINT32_MAX - 1)
 			RB_BUG("too many timers");
-		RB_ALLOC_GROW(loop->timers, loop->ntimers + 1,
-		    loop->timers_alloc);
+		RB_ALLOC_GROW(
+		    loop->timers, loop->ntimers + 1, loop->timers_alloc);
 		slot = (uint32_t)loop->ntimers++;
 		loop->timers[slot].gen = 0;
 	}
@@ -406,8 +405,8 @@ dispatch_timers(struct rb_evloop *loop, int64_t now)
 	int ran = 0;
 
 	/* Collect first: timers added by the callbacks wait for next round. */
-	while (loop->heap_nr > 0 &&
-	    loop->timers[loop->heap[0]].deadline <= now) {
+	while (
+	    loop->heap_nr > 0 && loop->timers[loop->heap[0]].deadline <= now) {
 		uint32_t slot = loop->heap[0];
 		struct timer *t = &loop->timers[slot];
 
@@ -423,7 +422,7 @@ dispatch_timers(struct rb_evloop *loop, int64_t now)
 		void *payload;
 
 		if (slot < 0 || loop->timers[slot].state != TIMER_DUE)
-			continue;	/* cancelled by an earlier callback */
+			continue; /* cancelled by an earlier callback */
 		fn = loop->timers[slot].fn;
 		payload = loop->timers[slot].payload;
 		timer_release(loop, (uint32_t)slot);
@@ -510,7 +509,7 @@ sig_handler(int signo)
 	if (signo > 0 && signo < NSIG)
 		sig_pending[signo] = 1;
 	if (fd >= 0)
-		(void)!write(fd, "", 1);	/* full pipe: already awake */
+		(void)!write(fd, "", 1); /* full pipe: already awake */
 	errno = saved_errno;
 }
 
@@ -548,15 +547,15 @@ rb_evloop_watch_signals(struct rb_evloop *loop, const int *signals, size_t nr,
 		return rb_error_set(err, RB_EINVAL,
 		    "signals are already watched by another event loop");
 	if (fn == NULL || nr == 0 || nr > RB_ARRAY_SIZE(loop->sigs))
-		return rb_error_set(err, RB_EINVAL,
-		    "cannot watch %zu signals", nr);
+		return rb_error_set(
+		    err, RB_EINVAL, "cannot watch %zu signals", nr);
 	for (i = 0; i < nr; i++) {
 		int s = signals[i];
 
 		if (s <= 0 || s >= NSIG || s == SIGKILL || s == SIGSTOP ||
 		    s == SIGPIPE)
-			return rb_error_set(err, RB_EINVAL,
-			    "cannot watch signal %d", s);
+			return rb_error_set(
+			    err, RB_EINVAL, "cannot watch signal %d", s);
 	}
 	rb_evloop_unwatch_signals(loop);
 
@@ -565,8 +564,8 @@ rb_evloop_watch_signals(struct rb_evloop *loop, const int *signals, size_t nr,
 		    strerror(errno));
 		goto out;
 	}
-	if ((r = add_fd(loop, p[0], RB_EVLOOP_READ, sig_readable, NULL,
-	    true)) != 0)
+	if ((r = add_fd(
+		 loop, p[0], RB_EVLOOP_READ, sig_readable, NULL, true)) != 0)
 		goto out;
 	sig_rfd = p[0];
 	sig_wfd = p[1];

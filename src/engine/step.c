@@ -49,6 +49,10 @@ clear_attempt(struct task *t)
 void
 task_release(struct task *t)
 {
+	rb_http_cancel(t->xfer);
+	t->xfer = NULL;
+	rb_tcp_cancel(t->tcp);
+	t->tcp = NULL;
 	clear_attempt(t);
 	free(t->vars);
 	t->vars = NULL;
@@ -182,6 +186,287 @@ judge_command(struct task *t)
 		}
 	}
 	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Probes: http, tcp, notify */
+
+static struct rb_http *
+engine_http(struct engine *e, struct rb_error *err)
+{
+	if (e->http == NULL && rb_http_new(&e->http, e->loop, err) != 0)
+		return NULL;
+	return e->http;
+}
+
+/* Render a key/value list into "Name: value" header lines. */
+static int
+render_headers(struct rb_strvec *out, const struct rb_kv *kv, size_t n,
+    const struct rb_scope *scope, struct rb_error *err)
+{
+	struct rb_buf v = RB_BUF_INIT;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++) {
+		if ((r = rb_render_text(&v, kv[i].value, scope, false, err)))
+			break;
+		rb_strvec_pushf(out, "%s: %s", kv[i].key, v.buf);
+		rb_buf_release_secret(&v);
+	}
+	rb_buf_release_secret(&v);
+	return r;
+}
+
+static int64_t
+min_timeout(int64_t a, int64_t b)
+{
+	if (a <= 0)
+		return b;
+	if (b <= 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static void
+http_done(struct rb_http_result *res, void *payload)
+{
+	struct task *t = payload;
+	const struct rb_http_spec *h = t->step->http;
+	struct rb_error err = RB_ERROR_INIT;
+	bool ok;
+	size_t i;
+	int m;
+
+	t->xfer = NULL;
+	t->running = false;
+	t->out = rb_buf_detach(&res->body, &t->out_len);
+	t->out_total = t->out_len;
+	t->exit_code = (int)res->status;
+	if (res->code == RB_ETIMEOUT) {
+		task_set_reason(t, "%s", res->err.msg);
+		t->status = RB_ST_TIMED_OUT;
+		t->exit_code = -1;
+		engine_attempt_done(t, false);
+		return;
+	}
+	if (res->code != 0 && res->code != RB_ETOOBIG) {
+		task_set_reason(t, "%s", res->err.msg);
+		t->exit_code = -1;
+		engine_attempt_done(t, false);
+		return;
+	}
+	ok = h->nstatus == 0 ? res->status >= 200 && res->status < 300 : false;
+	for (i = 0; i < h->nstatus; i++)
+		if (res->status == h->status[i])
+			ok = true;
+	if (!ok) {
+		task_set_reason(t, "HTTP status %ld (expected %s)", res->status,
+		    h->nstatus ? "a listed status" : "2xx");
+		engine_attempt_done(t, false);
+		return;
+	}
+	if (h->body_match != NULL) {
+		m = rb_regex_match(h->body_match, t->out, t->out_len, &err);
+		if (m != 1) {
+			if (m < 0)
+				task_set_reason(t, "body_match: %s", err.msg);
+			else
+				task_set_reason(t, "body does not match %s",
+				    rb_regex_source(h->body_match));
+			engine_attempt_done(t, false);
+			return;
+		}
+	}
+	for (i = 0; i < t->step->ncaptures; i++) {
+		const struct rb_step_capture *cap = &t->step->captures[i];
+		struct capture_ctx c = { t, cap, false, NULL, 0 };
+
+		m = rb_regex_match_groups(cap->re, t->out, t->out_len,
+		    on_group, &c, &err);
+		if (m > 0 && !c.found && c.first != NULL)
+			set_var(t, cap->name, c.first, c.first_len);
+		free(c.first);
+	}
+	engine_attempt_done(t, true);
+}
+
+static void
+start_http(struct task *t)
+{
+	struct engine *e = t->e;
+	const struct rb_http_spec *h = t->step->http;
+	struct rb_http_request req = RB_HTTP_REQUEST_INIT;
+	struct rb_strvec headers = RB_STRVEC_INIT;
+	struct rb_buf url = RB_BUF_INIT, body = RB_BUF_INIT, disp = RB_BUF_INIT;
+	struct rb_error err = RB_ERROR_INIT;
+	struct rb_http *http;
+
+	if ((http = engine_http(e, &err)) == NULL ||
+	    rb_render_text(&url, h->url, &e->scope, false, &err) != 0 ||
+	    rb_render_text(&disp, h->url, &e->scope, true, &err) != 0 ||
+	    render_headers(&headers, h->headers, h->nheaders, &e->scope,
+	    &err) != 0 ||
+	    (h->body != NULL &&
+	    rb_render_text(&body, h->body, &e->scope, false, &err) != 0))
+		goto fail;
+	free(t->command);
+	t->command = xstrfmt("%s %s", h->method, disp.buf);
+	req.url = url.buf;
+	req.method = h->method;
+	req.headers = &headers;
+	req.body = h->body != NULL ? body.buf : NULL;
+	req.body_len = body.len;
+	req.timeout_ms = min_timeout(h->timeout_ms, t->step->timeout_ms);
+	req.insecure = h->insecure;
+	req.on_done = http_done;
+	req.payload = t;
+	t->running = true;
+	engine_emit(e, RB_EV_STEP_STARTED, t);
+	if (rb_http_start(&t->xfer, http, &req, &err) != 0) {
+		t->running = false;
+		goto fail;
+	}
+	goto out;
+fail:
+	task_set_reason(t, "%s", err.msg[0] ? err.msg : "cannot start request");
+	t->exit_code = -1;
+	engine_attempt_done(t, false);
+out:
+	rb_strvec_release_secret(&headers);
+	rb_buf_release_secret(&url);
+	rb_buf_release_secret(&body);
+	rb_buf_release(&disp);
+}
+
+static void
+notify_done(struct rb_http_result *res, void *payload)
+{
+	struct task *t = payload;
+
+	t->xfer = NULL;
+	t->running = false;
+	t->exit_code = (int)res->status;
+	t->out = rb_buf_detach(&res->body, &t->out_len);
+	t->out_total = t->out_len;
+	if (res->code != 0) {
+		task_set_reason(t, "%s", res->err.msg);
+		if (res->code == RB_ETIMEOUT)
+			t->status = RB_ST_TIMED_OUT;
+		engine_attempt_done(t, false);
+		return;
+	}
+	engine_attempt_done(t, true);
+}
+
+static void
+start_notify(struct task *t)
+{
+	struct engine *e = t->e;
+	const struct rb_notify_spec *ns = t->step->notify;
+	struct rb_notify n = RB_NOTIFY_INIT;
+	struct rb_strvec headers = RB_STRVEC_INIT;
+	struct rb_buf url = RB_BUF_INIT, text = RB_BUF_INIT, body = RB_BUF_INIT;
+	struct rb_buf disp = RB_BUF_INIT;
+	struct rb_error err = RB_ERROR_INIT;
+	struct rb_http *http;
+
+	if ((http = engine_http(e, &err)) == NULL ||
+	    rb_render_text(&url, ns->url, &e->scope, false, &err) != 0 ||
+	    render_headers(&headers, ns->headers, ns->nheaders, &e->scope,
+	    &err) != 0 ||
+	    (ns->text != NULL &&
+	    rb_render_text(&text, ns->text, &e->scope, false, &err) != 0) ||
+	    (ns->text != NULL &&
+	    rb_render_text(&disp, ns->text, &e->scope, true, &err) != 0) ||
+	    (ns->body != NULL &&
+	    rb_render_text(&body, ns->body, &e->scope, false, &err) != 0))
+		goto fail;
+	free(t->command);
+	t->command = xstrfmt("notify: %s", ns->text ? disp.buf : "(body)");
+	n.url = url.buf;
+	n.text = ns->text ? text.buf : NULL;
+	n.body = ns->body ? body.buf : NULL;
+	n.headers = &headers;
+	n.timeout_ms = min_timeout(RB_NOTIFY_TIMEOUT_MS, t->step->timeout_ms);
+	n.on_done = notify_done;
+	n.payload = t;
+	t->running = true;
+	engine_emit(e, RB_EV_STEP_STARTED, t);
+	if (rb_notify_send(&t->xfer, http, &n, &err) != 0) {
+		t->running = false;
+		goto fail;
+	}
+	goto out;
+fail:
+	task_set_reason(t, "%s", err.msg[0] ? err.msg : "cannot notify");
+	t->exit_code = -1;
+	engine_attempt_done(t, false);
+out:
+	rb_strvec_release_secret(&headers);
+	rb_buf_release_secret(&url);
+	rb_buf_release_secret(&text);
+	rb_buf_release_secret(&body);
+	rb_buf_release(&disp);
+}
+
+static void
+tcp_done(const struct rb_tcp_result *res, void *payload)
+{
+	struct task *t = payload;
+
+	t->tcp = NULL;
+	t->running = false;
+	t->exit_code = res->code == 0 ? 0 : 1;
+	if (res->code != 0) {
+		task_set_reason(t, "%s", res->err.msg);
+		if (res->code == RB_ETIMEOUT)
+			t->status = RB_ST_TIMED_OUT;
+		engine_attempt_done(t, false);
+		return;
+	}
+	engine_attempt_done(t, true);
+}
+
+static void
+start_tcp(struct task *t)
+{
+	struct engine *e = t->e;
+	struct rb_tcp_request req = RB_TCP_REQUEST_INIT;
+	struct rb_buf target = RB_BUF_INIT;
+	struct rb_error err = RB_ERROR_INIT;
+	char *host = NULL, *port = NULL;
+
+	if (rb_render_text(&target, t->step->command, &e->scope, false,
+	    &err) != 0)
+		goto fail;
+	free(t->command);
+	t->command = xstrfmt("connect to %s", target.buf);
+	if (rb_tcp_split_target(&host, &port, target.buf) != 0) {
+		rb_error_set(&err, RB_EINVAL, "bad tcp target '%s': expected "
+		    "host:port", target.buf);
+		goto fail;
+	}
+	req.host = host;
+	req.port = port;
+	req.timeout_ms = min_timeout(RB_TCP_TIMEOUT_MS, t->step->timeout_ms);
+	req.on_done = tcp_done;
+	req.payload = t;
+	t->running = true;
+	engine_emit(e, RB_EV_STEP_STARTED, t);
+	if (rb_tcp_start(&t->tcp, e->loop, &req, &err) != 0) {
+		t->running = false;
+		goto fail;
+	}
+	goto out;
+fail:
+	task_set_reason(t, "%s", err.msg[0] ? err.msg : "cannot connect");
+	t->exit_code = -1;
+	engine_attempt_done(t, false);
+out:
+	free(host);
+	free(port);
+	rb_buf_release(&target);
 }
 
 /* Take a capture's text as one bounded string. */
@@ -352,6 +637,15 @@ task_start_attempt(struct task *t)
 	case RB_ACT_CHECK:
 		start_command(t);
 		return;
+	case RB_ACT_HTTP:
+		start_http(t);
+		return;
+	case RB_ACT_NOTIFY:
+		start_notify(t);
+		return;
+	case RB_ACT_TCP:
+		start_tcp(t);
+		return;
 	case RB_ACT_SLEEP:
 		t->running = true;
 		engine_emit(e, RB_EV_STEP_STARTED, t);
@@ -381,8 +675,14 @@ task_kill(struct task *t, int64_t grace_ms)
 {
 	if (t->running && t->proc.priv != NULL)
 		rb_proc_kill_tree(&t->proc, grace_ms);
-	else if (t->running && t->timer != 0) {
-		rb_evloop_cancel_timer(t->e->loop, t->timer);
+	else if (t->running && (t->timer != 0 || t->xfer != NULL ||
+	    t->tcp != NULL)) {
+		if (t->timer != 0)
+			rb_evloop_cancel_timer(t->e->loop, t->timer);
+		rb_http_cancel(t->xfer);
+		rb_tcp_cancel(t->tcp);
+		t->xfer = NULL;
+		t->tcp = NULL;
 		t->timer = 0;
 		t->running = false;
 		t->status = t->e->interrupted ? RB_ST_INTERRUPTED :

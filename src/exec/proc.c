@@ -29,7 +29,7 @@
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define READ_CHUNK 65536
-#define READS_PER_EVENT 4	/* then yield to the other fds */
+#define READS_PER_EVENT 4 /* then yield to the other fds */
 #define CLOSE_FALLBACK_MAX 65536
 
 /* Where the child failed before exec, reported through the error pipe. */
@@ -43,41 +43,41 @@ enum child_stage {
 
 struct child_error {
 	int stage;
-	int err;		/* errno */
+	int err; /* errno */
 };
 
 /* Source of a child's fd 0/1/2 besides a real fd. */
 #define SRC_DEVNULL (-1)
 
-/* Everything the child needs, prepared before fork() so it allocates nothing. */
+/* Everything the child needs, prepared before vfork(): it allocates nothing. */
 struct child_plan {
-	const char *path;	/* what to execve() */
+	const char *path; /* what to execve() */
 	char *const *argv;
 	char *const *envp;
 	const char *dir;
-	int src[3];		/* fd for 0, 1, 2, or SRC_DEVNULL */
-	bool err_to_out;	/* dup2(1, 2) after stdout is in place */
-	int errfd;		/* write end of the exec-error pipe */
-	int max_fd;		/* bound for the close() fallback */
+	int src[3];	 /* fd for 0, 1, 2, or SRC_DEVNULL */
+	bool err_to_out; /* dup2(1, 2) after stdout is in place */
+	int errfd;	 /* write end of the exec-error pipe */
+	int max_fd;	 /* bound for the close() fallback */
 };
 
 /* One captured output stream. */
 struct stream {
 	struct rb_proc *proc;
-	int fd;			/* parent's read end, -1 once closed */
-	int which;		/* RB_PROC_STDOUT or RB_PROC_STDERR */
+	int fd;	   /* parent's read end, -1 once closed */
+	int which; /* RB_PROC_STDOUT or RB_PROC_STDERR */
 	struct rb_capture *cap;
-	char *ring;		/* tail_max bytes, allocated on overflow */
-	size_t ring_pos;	/* next write position */
-	size_t ring_len;	/* bytes used, <= tail_max */
-	struct rb_buf line;	/* partial line for on_line */
+	char *ring;	    /* tail_max bytes, allocated on overflow */
+	size_t ring_pos;    /* next write position */
+	size_t ring_len;    /* bytes used, <= tail_max */
+	struct rb_buf line; /* partial line for on_line */
 };
 
 struct rb_proc_priv {
 	struct rb_evloop *loop;
-	int pidfd;		/* -1 once reaped */
+	int pidfd; /* -1 once reaped */
 	struct stream out, err;
-	int in_fd;		/* stdin write end, -1 once closed */
+	int in_fd; /* stdin write end, -1 once closed */
 	size_t in_off;
 	uint64_t timeout_timer;
 	uint64_t kill_timer;
@@ -109,7 +109,7 @@ rb_capture_join(struct rb_buf *out, const struct rb_capture *c)
 		    (r = rb_buf_addch(out, '\n')) != 0)
 			goto out;
 		if ((r = rb_buf_addf(out, "[... %llu bytes omitted ...]\n",
-		    (unsigned long long)gap)) != 0)
+			 (unsigned long long)gap)) != 0)
 			goto out;
 	}
 	r = rb_buf_add(out, c->tail.buf, c->tail.len);
@@ -143,7 +143,7 @@ capture_add(struct stream *s, const char *p, size_t n)
 
 		if (take > n)
 			take = n;
-		(void)rb_buf_add(&c->head, p, take);	/* uncapped buffer */
+		(void)rb_buf_add(&c->head, p, take); /* uncapped buffer */
 		p += take;
 		n -= take;
 	}
@@ -232,13 +232,13 @@ lines_feed(struct stream *s, const char *p, size_t n)
 
 /* Report where the child failed and exit; async-signal-safe. */
 static RB_NORETURN void
-child_fail(const struct child_plan *cp, int stage)
+child_fail(int errfd, int stage)
 {
 	struct child_error ce;
 
 	ce.stage = stage;
 	ce.err = errno;
-	(void)!write(cp->errfd, &ce, sizeof(ce));
+	(void)!write(errfd, &ce, sizeof(ce));
 	_exit(127);
 }
 
@@ -250,7 +250,7 @@ child_close_fds(int keep, int max_fd)
 
 #ifdef SYS_close_range
 	if ((keep <= 3 ||
-	    syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U) == 0) &&
+		syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U) == 0) &&
 	    syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) == 0)
 		return;
 #endif
@@ -260,79 +260,121 @@ child_close_fds(int keep, int max_fd)
 }
 
 /*
- * The child between fork() and execve(). Only async-signal-safe calls:
- * the parent may have had other threads (libcurl's resolver), whose locks
- * could be held forever in this copy of the address space.
+ * The child between vfork() and execve(). It runs on our stack below the
+ * caller's frame and shares our memory, but has its own fd table, signal
+ * dispositions, working directory and session, which is all it changes.
+ * Only async-signal-safe calls, writing nothing but its own locals (and
+ * errno): the parent may have other threads (libcurl's resolver) whose
+ * locks could be held at this moment.
  */
 static RB_NORETURN void
 child_run(const struct child_plan *cp)
 {
 	struct sigaction sa;
 	sigset_t none;
-	int src[3], fd, sig, nullfd = -1;
+	int src[3], fd, sig, nullfd = -1, errfd = cp->errfd;
 
+	/*
+	 * If runbook itself runs with 0, 1 or 2 closed, our pipes may have
+	 * landed there: move every fd about to be overwritten out of the way
+	 * first (the error pipe here, the sources below).
+	 */
+	if (errfd < 3 && (errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 3)) < 0)
+		_exit(127);
 	if (setsid() < 0)
-		child_fail(cp, STAGE_SETSID);
-	/* All signals are still blocked (the parent did it before fork()). */
+		child_fail(errfd, STAGE_SETSID);
+	/* All signals are still blocked (the parent did it before vfork()). */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
 	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);	/* EINVAL for some: fine */
+		(void)sigaction(sig, &sa, NULL); /* EINVAL for some: fine */
 
 	for (fd = 0; fd < 3; fd++) {
 		src[fd] = cp->src[fd];
 		if (src[fd] == SRC_DEVNULL) {
-			if (nullfd < 0 &&
-			    (nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
-				child_fail(cp, STAGE_DEVNULL);
+			if (nullfd < 0)
+				nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+			if (nullfd < 0)
+				child_fail(errfd, STAGE_DEVNULL);
 			src[fd] = nullfd;
 		}
 		/* A source in 0..2 would be clobbered by an earlier dup2(). */
 		if (src[fd] < 3 && src[fd] != fd &&
 		    (src[fd] = fcntl(src[fd], F_DUPFD_CLOEXEC, 3)) < 0)
-			child_fail(cp, STAGE_DUP);
+			child_fail(errfd, STAGE_DUP);
 	}
 	for (fd = 0; fd < 3; fd++) {
 		if (fd == 2 && cp->err_to_out) {
 			if (dup2(1, 2) < 0)
-				child_fail(cp, STAGE_DUP);
+				child_fail(errfd, STAGE_DUP);
 		} else if (src[fd] == fd) {
-			if (fcntl(fd, F_SETFD, 0) < 0)	/* drop CLOEXEC */
-				child_fail(cp, STAGE_DUP);
+			/* Drop CLOEXEC; an inherited stream may be closed. */
+			if (fcntl(fd, F_SETFD, 0) < 0 && errno != EBADF)
+				child_fail(errfd, STAGE_DUP);
 		} else if (dup2(src[fd], fd) < 0) {
-			child_fail(cp, STAGE_DUP);
+			child_fail(errfd, STAGE_DUP);
 		}
 	}
-	child_close_fds(cp->errfd, cp->max_fd);
+	child_close_fds(errfd, cp->max_fd);
 	if (cp->dir != NULL && chdir(cp->dir) < 0)
-		child_fail(cp, STAGE_CHDIR);
+		child_fail(errfd, STAGE_CHDIR);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(cp->path, cp->argv, cp->envp);
-	child_fail(cp, STAGE_EXEC);
+	child_fail(errfd, STAGE_EXEC);
 }
 
 /* ----------------------------------------------------------- the parent */
 
+static pid_t spawn(const struct child_plan *cp) __attribute__((noinline));
+
 /*
- * Make sure fds 0, 1 and 2 are open, so that no pipe of ours lands on them
- * and gets clobbered by the child's dup2() (OpenSSH's sanitise_stdfd()).
+ * Start the child with vfork(): the parent is suspended until the child
+ * calls execve() or _exit(), and no page tables are copied, so starting a
+ * step costs the same whatever runbook's own size (fork() of a process
+ * with libcurl, OpenSSL and SQLite mapped is measurably slower; see the
+ * numbers in proc.h). Kept in a frame of its own that holds nothing the
+ * child could clobber.
  */
-static void
-sanitise_stdfds(void)
+static pid_t
+spawn(const struct child_plan *cp)
 {
-	int fd;
+	pid_t pid = vfork();
 
-	for (fd = 0; fd < 3; fd++) {
-		int nfd;
+	if (pid == 0)
+		child_run(cp);
+	return pid;
+}
 
-		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
-			continue;
-		nfd = open("/dev/null", O_RDWR);
-		if (nfd >= 0 && nfd != fd)
-			close(nfd);	/* not the lowest free fd: give up */
+/* The source of the child's fd target: our pipe end, or what spec says. */
+static int
+child_src(int spec, int pipe_end, int target)
+{
+	if (pipe_end >= 0)
+		return pipe_end;
+	if (spec == RB_PROC_DEVNULL)
+		return SRC_DEVNULL;
+	if (spec == RB_PROC_INHERIT || spec == RB_PROC_TO_OUT)
+		return target;
+	return spec;
+}
+
+/* How far the child's close() fallback (no close_range) must go. */
+static int
+close_fallback_max(void)
+{
+	static int max;
+	struct rlimit rl;
+
+	if (max == 0) {
+		max = CLOSE_FALLBACK_MAX;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur < CLOSE_FALLBACK_MAX)
+			max = (int)rl.rlim_cur;
 	}
+	return max;
 }
 
 /* Find name in the PATH of env; *out is a new string. */
@@ -396,7 +438,7 @@ static void
 set_status(struct rb_proc_result *res, int status)
 {
 	if (status == -1) {
-		res->status = -1;	/* reaped by someone else */
+		res->status = -1; /* reaped by someone else */
 	} else if (WIFEXITED(status)) {
 		res->status = WEXITSTATUS(status);
 	} else if (WIFSIGNALED(status)) {
@@ -407,8 +449,8 @@ set_status(struct rb_proc_result *res, int status)
 
 /* The message for a child that failed at stage, with errno e. */
 static int
-child_error_set(struct rb_error *err, const struct child_plan *cp, int stage,
-    int e)
+child_error_set(
+    struct rb_error *err, const struct child_plan *cp, int stage, int e)
 {
 	int code = (e == ENOENT || e == ENOTDIR) ? RB_ENOTFOUND : RB_ERROR;
 	struct stat st;
@@ -416,17 +458,19 @@ child_error_set(struct rb_error *err, const struct child_plan *cp, int stage,
 	switch (stage) {
 	case STAGE_CHDIR:
 		return rb_error_set(err, code,
-		    "cannot change to directory '%s': %s", cp->dir, strerror(e));
+		    "cannot change to directory '%s': %s", cp->dir,
+		    strerror(e));
 	case STAGE_EXEC:
 		rb_error_set(err, code, "cannot execute '%s': %s", cp->path,
 		    strerror(e));
 		if (e == ENOENT && stat(cp->path, &st) == 0)
-			rb_error_hint(err, "the file exists: check the "
+			rb_error_hint(err,
+			    "the file exists: check the "
 			    "interpreter in its '#!' line");
 		return code;
 	case STAGE_DEVNULL:
-		return rb_error_set(err, RB_ERROR, "cannot open '/dev/null': %s",
-		    strerror(e));
+		return rb_error_set(
+		    err, RB_ERROR, "cannot open '/dev/null': %s", strerror(e));
 	case STAGE_SETSID:
 		return rb_error_set(err, RB_ERROR,
 		    "cannot start a session for '%s': %s", cp->path,
@@ -438,23 +482,30 @@ child_error_set(struct rb_error *err, const struct child_plan *cp, int stage,
 	}
 }
 
+/* O_NONBLOCK on a fresh pipe end (F_SETFL ignores the access mode). */
 static int
 set_nonblock(int fd)
 {
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	return fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
 static void on_stream(struct rb_evloop *loop, int fd, int mask, void *payload);
 static void on_stdin(struct rb_evloop *loop, int fd, int mask, void *payload);
-static void on_exit_fd(struct rb_evloop *loop, int fd, int mask,
-    void *payload);
+static void on_exit_fd(struct rb_evloop *loop, int fd, int mask, void *payload);
 static void on_timeout(struct rb_evloop *loop, uint64_t id, void *payload);
 
+/* Register fd (if open) with the loop; it is ours, so never taken. */
 static void
-stream_init(struct stream *s, struct rb_proc *proc, int which,
-    struct rb_capture *cap)
+watch(
+    struct rb_evloop *loop, int fd, int mask, rb_evloop_fd_fn fn, void *payload)
+{
+	if (fd >= 0 && rb_evloop_add_fd(loop, fd, mask, fn, payload) != 0)
+		RB_BUG("fd %d is already registered with the loop", fd);
+}
+
+static void
+stream_init(
+    struct stream *s, struct rb_proc *proc, int which, struct rb_capture *cap)
 {
 	s->proc = proc;
 	s->fd = -1;
@@ -485,14 +536,13 @@ result_reset(struct rb_proc_result *res)
 }
 
 int
-rb_proc_start(struct rb_proc *proc, struct rb_evloop *loop,
-    struct rb_error *err)
+rb_proc_start(
+    struct rb_proc *proc, struct rb_evloop *loop, struct rb_error *err)
 {
 	struct rb_strvec shargv = RB_STRVEC_INIT;
 	struct rb_proc_priv *priv = NULL;
 	struct child_plan cp;
 	struct child_error ce;
-	struct rlimit rl;
 	sigset_t all, old;
 	char *found = NULL;
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
@@ -526,12 +576,13 @@ rb_proc_start(struct rb_proc *proc, struct rb_evloop *loop,
 	} else {
 		if (strchr(proc->args.v[0], '/') != NULL) {
 			cp.path = proc->args.v[0];
-		} else if (locate_in_path(&found, proc->args.v[0],
-		    &proc->env) != 0) {
+		} else if (locate_in_path(
+			       &found, proc->args.v[0], &proc->env) != 0) {
 			r = rb_error_set(err, RB_ENOTFOUND,
 			    "cannot run '%s': command not found",
 			    proc->args.v[0]);
-			rb_error_hint(err, "check the PATH given to the "
+			rb_error_hint(err,
+			    "check the PATH given to the "
 			    "command, or use an absolute path");
 			goto out;
 		} else {
@@ -541,57 +592,47 @@ rb_proc_start(struct rb_proc *proc, struct rb_evloop *loop,
 	}
 	cp.envp = proc->env.v;
 	cp.dir = proc->dir;
-	cp.max_fd = CLOSE_FALLBACK_MAX;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < CLOSE_FALLBACK_MAX)
-		cp.max_fd = (int)rl.rlim_cur;
+	cp.max_fd = close_fallback_max();
 
-	sanitise_stdfds();
 	if ((proc->out == RB_PROC_PIPE && pipe2(outp, O_CLOEXEC) != 0) ||
 	    (proc->err == RB_PROC_PIPE && pipe2(errp, O_CLOEXEC) != 0) ||
 	    ((proc->in_data != NULL || proc->in == RB_PROC_PIPE) &&
-	    pipe2(inp, O_CLOEXEC) != 0) ||
+		pipe2(inp, O_CLOEXEC) != 0) ||
 	    pipe2(xp, O_CLOEXEC) != 0) {
-		r = rb_error_set(err, RB_ERROR, "cannot create pipes for '%s': %s",
-		    proc->args.v[0], strerror(errno));
+		r = rb_error_set(err, RB_ERROR,
+		    "cannot create pipes for '%s': %s", proc->args.v[0],
+		    strerror(errno));
 		goto out;
 	}
 	if ((outp[0] >= 0 && set_nonblock(outp[0]) != 0) ||
 	    (errp[0] >= 0 && set_nonblock(errp[0]) != 0) ||
 	    (inp[1] >= 0 && set_nonblock(inp[1]) != 0)) {
-		r = rb_error_set(err, RB_ERROR, "cannot set up pipes for '%s': %s",
-		    proc->args.v[0], strerror(errno));
+		r = rb_error_set(err, RB_ERROR,
+		    "cannot set up pipes for '%s': %s", proc->args.v[0],
+		    strerror(errno));
 		goto out;
 	}
 
 	/* Sources of the child's 0, 1, 2. */
-	cp.src[0] = inp[0] >= 0 ? inp[0] :
-	    proc->in == RB_PROC_DEVNULL ? SRC_DEVNULL :
-	    proc->in == RB_PROC_INHERIT ? 0 : proc->in;
-	cp.src[1] = outp[1] >= 0 ? outp[1] :
-	    proc->out == RB_PROC_DEVNULL ? SRC_DEVNULL :
-	    proc->out == RB_PROC_INHERIT ? 1 : proc->out;
 	cp.err_to_out = proc->err == RB_PROC_TO_OUT;
-	cp.src[2] = errp[1] >= 0 ? errp[1] :
-	    proc->err == RB_PROC_DEVNULL ? SRC_DEVNULL :
-	    proc->err == RB_PROC_INHERIT || cp.err_to_out ? 2 : proc->err;
+	cp.src[0] = child_src(proc->in, inp[0], 0);
+	cp.src[1] = child_src(proc->out, outp[1], 1);
+	cp.src[2] = child_src(proc->err, errp[1], 2);
 	cp.errfd = xp[1];
 
 	/*
-	 * Block every signal across fork(): a handler of ours must never run
-	 * in the child (it would write to our self-pipe). The child resets
+	 * Block every signal across vfork(): a handler of ours must never run
+	 * in the child, on our stack and with our memory. The child resets
 	 * the dispositions, then unblocks.
 	 */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	proc->result.start_ms = rb_now_ms();
-	pid = fork();
-	if (pid == 0)
-		child_run(&cp);
+	pid = spawn(&cp);
 	e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
-		r = rb_error_set(err, RB_ERROR, "cannot fork for '%s': %s",
+		r = rb_error_set(err, RB_ERROR, "cannot start '%s': vfork: %s",
 		    proc->args.v[0], strerror(e));
 		goto out;
 	}
@@ -600,7 +641,8 @@ rb_proc_start(struct rb_proc *proc, struct rb_evloop *loop,
 	close_fd(&inp[0]);
 	close_fd(&xp[1]);
 
-	/* EOF: exec succeeded (the pipe was close-on-exec). */
+	/* The child exec'd or failed by now; EOF means it exec'd (the pipe
+	 * was close-on-exec). */
 	do {
 		n = read(xp[0], &ce, sizeof(ce));
 	} while (n < 0 && errno == EINTR);
@@ -622,7 +664,6 @@ rb_proc_start(struct rb_proc *proc, struct rb_evloop *loop,
 		rb_error_hint(err, "runbook needs Linux 5.3 or later");
 		goto out;
 	}
-	(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 
 	proc->pid = pid;
 	priv = xcalloc(1, sizeof(*priv));
@@ -637,17 +678,12 @@ rb_proc_start(struct rb_proc *proc, struct rb_evloop *loop,
 	outp[0] = errp[0] = inp[1] = -1;
 	proc->priv = priv;
 	if (priv->in_fd >= 0 && (proc->in_data == NULL || proc->in_len == 0))
-		close_fd(&priv->in_fd);	/* empty stdin: EOF at once */
+		close_fd(&priv->in_fd); /* empty stdin: EOF at once */
 
-	if (rb_evloop_add_fd(loop, priv->pidfd, RB_EVLOOP_READ, on_exit_fd,
-	    proc) != 0 ||
-	    (priv->out.fd >= 0 && rb_evloop_add_fd(loop, priv->out.fd,
-	    RB_EVLOOP_READ, on_stream, &priv->out) != 0) ||
-	    (priv->err.fd >= 0 && rb_evloop_add_fd(loop, priv->err.fd,
-	    RB_EVLOOP_READ, on_stream, &priv->err) != 0) ||
-	    (priv->in_fd >= 0 && rb_evloop_add_fd(loop, priv->in_fd,
-	    RB_EVLOOP_WRITE, on_stdin, proc) != 0))
-		RB_BUG("fd already registered with the loop");
+	watch(loop, priv->pidfd, RB_EVLOOP_READ, on_exit_fd, proc);
+	watch(loop, priv->out.fd, RB_EVLOOP_READ, on_stream, &priv->out);
+	watch(loop, priv->err.fd, RB_EVLOOP_READ, on_stream, &priv->err);
+	watch(loop, priv->in_fd, RB_EVLOOP_WRITE, on_stdin, proc);
 	if (proc->timeout_ms > 0)
 		priv->timeout_timer = rb_evloop_add_timer(loop,
 		    proc->result.start_ms + proc->timeout_ms, on_timeout, proc);
@@ -743,7 +779,7 @@ on_stream(struct rb_evloop *loop, int fd, int mask, void *payload)
 			if (proc->on_line != NULL)
 				lines_feed(s, buf, (size_t)n);
 			if ((size_t)n < sizeof(buf))
-				return;	/* drained; poll tells us more */
+				return; /* drained; poll tells us more */
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -798,8 +834,8 @@ on_stdin(struct rb_evloop *loop, int fd, int mask, void *payload)
 		priv->in_off += (size_t)w;
 		if (priv->in_off < proc->in_len)
 			return;
-	} else if (w < 0 && (errno == EINTR || errno == EAGAIN ||
-	    errno == EWOULDBLOCK)) {
+	} else if (w < 0 &&
+	    (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
 		return;
 	}
 	/* All written, or the child closed its stdin (EPIPE). */
@@ -887,14 +923,14 @@ rb_proc_kill_tree(struct rb_proc *proc, int64_t grace_ms)
 		return;
 	}
 	(void)killpg(proc->pid, SIGTERM);
-	(void)killpg(proc->pid, SIGCONT);	/* stopped members too */
+	(void)killpg(proc->pid, SIGCONT); /* stopped members too */
 	deadline = rb_now_ms() + grace_ms;
 	if (priv->kill_timer != 0 && priv->kill_deadline <= deadline)
 		return;
 	cancel_timer(priv->loop, &priv->kill_timer);
 	priv->kill_deadline = deadline;
-	priv->kill_timer = rb_evloop_add_timer(priv->loop, deadline, on_kill,
-	    proc);
+	priv->kill_timer =
+	    rb_evloop_add_timer(priv->loop, deadline, on_kill, proc);
 }
 
 int

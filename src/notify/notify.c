@@ -104,8 +104,8 @@ rb_notify_send(struct rb_http_xfer **out, struct rb_http *http,
 		goto out;
 	}
 	if (n->body == NULL && n->text == NULL) {
-		r = rb_error_set(err, RB_EINVAL,
-		    "notification without text or body");
+		r = rb_error_set(
+		    err, RB_EINVAL, "notification without text or body");
 		goto out;
 	}
 	if (n->body != NULL)
@@ -122,8 +122,8 @@ rb_notify_send(struct rb_http_xfer **out, struct rb_http *http,
 	req.headers = &headers;
 	req.body = body.buf;
 	req.body_len = body.len;
-	req.timeout_ms = n->timeout_ms > 0 ? n->timeout_ms :
-	    RB_NOTIFY_TIMEOUT_MS;
+	req.timeout_ms =
+	    n->timeout_ms > 0 ? n->timeout_ms : RB_NOTIFY_TIMEOUT_MS;
 	req.insecure = n->insecure;
 	req.require_2xx = true;
 	req.redact_path = true;

@@ -736,7 +736,7 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 	struct parse_key keys[K_NKEYS];
 	char where[WHERE_SZ];
 	struct qbuf qb;
-	bool failed = false;
+	bool failed = false, forbidden_action = false;
 	int k, act;
 
 	s->loc = n->loc;
@@ -794,6 +794,7 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 			continue;
 		key = parse_key_node(n, step_keys[k]);
 		if (kind == STEP_ROLLBACK && k >= K_RUN && rollback_forbids(k)) {
+			forbidden_action = true;
 			rb_diag_error(p->d, &key->loc, "a rollback cannot be "
 			    "'%s': use %s", step_keys[k], ROLLBACK_ACTION_LIST);
 			v[k] = NULL;
@@ -810,7 +811,7 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 		}
 	}
 
-	act = find_action(p, n, where, kind, v);
+	act = forbidden_action ? -1 : find_action(p, n, where, kind, v);
 	if (act >= 0)
 		s->action = key_actions[act - K_RUN];
 	switch (act) {
@@ -1935,6 +1936,13 @@ parse_top(struct rbp *p, const struct rb_node *root)
 		rb_diag_hint(p->d, "start with 'runbook: NAME' and 'steps:'");
 		return;
 	}
+	/* The name first: a missing one is the first thing to fix. */
+	if (rb_node_get(root, "runbook") == NULL &&
+	    rb_node_get(root, "playbook") == NULL) {
+		rb_diag_error(p->d, &root->loc, "missing key 'runbook'");
+		rb_diag_hint(p->d, "name the runbook with 'runbook: NAME' (or "
+		    "'playbook: NAME')");
+	}
 	parse_map(p->d, root, NULL, keys, T_N);
 
 	if (v[T_RUNBOOK] != NULL && v[T_PLAYBOOK] != NULL) {
@@ -1944,11 +1952,7 @@ parse_top(struct rbp *p, const struct rb_node *root)
 	}
 	rb->playbook = v[T_RUNBOOK] == NULL && v[T_PLAYBOOK] != NULL;
 	name = v[T_RUNBOOK] != NULL ? v[T_RUNBOOK] : v[T_PLAYBOOK];
-	if (name == NULL) {
-		rb_diag_error(p->d, &root->loc, "missing key 'runbook'");
-		rb_diag_hint(p->d, "name the runbook with 'runbook: NAME' (or "
-		    "'playbook: NAME')");
-	} else if ((rb->name = parse_nonempty_str(p->d, name,
+	if (name != NULL && (rb->name = parse_nonempty_str(p->d, name,
 	    rb->playbook ? "playbook" : "runbook")) != NULL &&
 	    !parse_valid_id(rb->name)) {
 		rb_diag_error(p->d, &name->loc, "invalid %s name '%s'",

@@ -102,8 +102,8 @@ event_name_ok(const char *e)
 	if (e == NULL || *e == '\0' || strlen(e) > 64)
 		return false;
 	for (p = e; *p != '\0'; p++)
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
-		    *p == '_' || *p == '-' || *p == '*' || *p == '.'))
+		if (!islower((unsigned char)*p) &&
+		    !isdigit((unsigned char)*p) && strchr("_-*.", *p) == NULL)
 			return false;
 	return true;
 }
@@ -634,7 +634,8 @@ jsonl_line(const struct rb_audit_record *rec, void *payload)
 	size_t mark = b->len;
 	int r;
 
-	if ((r = rb_buf_addf(b, "{\"seq\":%lld,\"ts\":", (long long)rec->seq)) ||
+	if ((r = rb_buf_addf(b, "{\"seq\":%lld,\"ts\":",
+	    (long long)rec->seq)) ||
 	    (r = add_str_or_null(b, rec->ts)) ||
 	    (r = rb_buf_adds(b, ",\"actor\":")) ||
 	    (r = add_str_or_null(b, rec->actor)) ||

@@ -146,7 +146,8 @@ rb_store_default_dir(struct rb_buf *out, const char *opt_dir,
 	if ((v = getenv("XDG_STATE_HOME")) != NULL && v[0] == '/')
 		return rb_buf_addf(out, "%s/runbook", v);
 	if ((v = getenv("HOME")) == NULL || *v == '\0') {
-		if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 &&
+		if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf),
+		    &res) == 0 &&
 		    res != NULL && res->pw_dir != NULL && *res->pw_dir != '\0')
 			v = res->pw_dir;
 		else
@@ -244,8 +245,8 @@ store_sqlerr(struct rb_store *st, int rc, const char *what)
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		code = RB_ETIMEOUT;
-		hint = "another runbook process kept the state database locked: "
-		    "retry, or look for a stuck runbook process";
+		hint = "another runbook process kept the state database "
+		    "locked: retry, or look for a stuck runbook process";
 		break;
 	case SQLITE_CONSTRAINT:
 		code = RB_EINVAL;
@@ -516,6 +517,7 @@ char *
 store_col_blobdup(sqlite3_stmt *s, int i, size_t *out_len)
 {
 	const unsigned char *t;
+	char *p;
 	int n;
 
 	if (sqlite3_column_type(s, i) == SQLITE_NULL) {
@@ -527,7 +529,12 @@ store_col_blobdup(sqlite3_stmt *s, int i, size_t *out_len)
 	n = sqlite3_column_bytes(s, i);
 	if (out_len != NULL)
 		*out_len = (size_t)n;
-	return xstrndup(t != NULL ? (const char *)t : "", (size_t)n);
+	/* Not strndup: output tails may hold NUL bytes. */
+	p = xmalloc((size_t)n + 1);
+	if (n > 0 && t != NULL)
+		memcpy(p, t, (size_t)n);
+	p[n] = '\0';
+	return p;
 }
 
 char *
@@ -907,7 +914,8 @@ rb_store_default_actor(char *out, size_t outsz)
 	if ((user = getenv("USER")) == NULL || *user == '\0')
 		user = getenv("LOGNAME");
 	if (user == NULL || *user == '\0') {
-		if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 &&
+		if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf),
+		    &res) == 0 &&
 		    res != NULL && res->pw_name != NULL)
 			user = res->pw_name;
 		else {

@@ -14,7 +14,7 @@
 
 /* One cached prepared statement, keyed by the address of its SQL text. */
 struct store_stmt {
-	const char *sql;		/* a static string: compared by address */
+	const char *sql;		/* static text, compared by address */
 	sqlite3_stmt *stmt;
 };
 
@@ -22,15 +22,15 @@ struct rb_store {
 	sqlite3 *db;
 	char *dir;			/* the state directory */
 	char *path;			/* <dir>/state.db */
-	pid_t pid;			/* the opener: never used across fork() */
+	pid_t pid;			/* the opener; never crosses fork() */
 	int64_t pid_start_time;		/* the opener's start time (ticks) */
 	bool in_tx;			/* rb_store_begin() is open */
 	bool counted;			/* counted in live_handles (db.c) */
 	struct rb_error err;		/* the last failure's message */
-	struct store_stmt *stmts;	/* prepared statements, in first-use order */
+	struct store_stmt *stmts;	/* prepared, in first-use order */
 	size_t nstmts, alloc;
 	char host[256];			/* gethostname() */
-	char boot_id[64];		/* /proc/sys/kernel/random/boot_id or "" */
+	char boot_id[64];		/* kernel boot id, or "" */
 };
 
 /*

@@ -272,6 +272,13 @@ rb_tmpl_check(const struct rb_tmpl *t, rb_resolve_fn resolve, void *payload,
 	return r;
 }
 
+/* Shell quoting state at a point of a command's literal text. */
+enum {
+	SHQ_NONE,
+	SHQ_SINGLE,
+	SHQ_DOUBLE
+};
+
 /* The number of RUNBOOK_SECRET_ entries already in env. */
 static size_t
 count_secrets(const struct rb_strvec *env)
@@ -291,7 +298,7 @@ count_secrets(const struct rb_strvec *env)
  */
 static int
 emit_secret(struct rb_buf *out, const struct rb_buf *v,
-    const struct tmpl_part *p, const struct rb_tmpl_ctx *ctx)
+    const struct tmpl_part *p, const struct rb_tmpl_ctx *ctx, int q)
 {
 	struct rb_buf env = RB_BUF_INIT;
 	size_t n;
@@ -302,8 +309,10 @@ emit_secret(struct rb_buf *out, const struct rb_buf *v,
 		return rb_buf_add(out, v->buf, v->len);
 	}
 	if (ctx->secret_env == NULL) {
-		if (p->raw)
+		if (p->raw || q == SHQ_DOUBLE)
 			return rb_buf_adds(out, TMPL_MASK);
+		if (q == SHQ_SINGLE)
+			return rb_buf_adds(out, "'" TMPL_MASK "'");
 		return rb_buf_add_shquoted(out, TMPL_MASK, strlen(TMPL_MASK));
 	}
 	n = count_secrets(ctx->secret_env) + 1;
@@ -312,15 +321,73 @@ emit_secret(struct rb_buf *out, const struct rb_buf *v,
 	rb_buf_addf(&env, "RUNBOOK_SECRET_%zu=", n);
 	rb_buf_add(&env, v->buf, v->len);
 	rb_strvec_push_nodup(ctx->secret_env, rb_buf_detach(&env, NULL));
-	if (p->raw)
+	if (p->raw || q == SHQ_DOUBLE)
 		return rb_buf_addf(out, "${RUNBOOK_SECRET_%zu}", n);
+	if (q == SHQ_SINGLE)
+		return rb_buf_addf(out, "'\"${RUNBOOK_SECRET_%zu}\"'", n);
 	return rb_buf_addf(out, "\"$RUNBOOK_SECRET_%zu\"", n);
 }
 
-/* Write one evaluated, filtered substitution. */
+/*
+ * A value inside the author's double quotes: backslash the four characters
+ * that keep a meaning there (\ " $ `), so it stays one literal string.
+ */
+static int
+add_dquoted_body(struct rb_buf *out, const char *s, size_t len)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < len && r == 0; i++) {
+		if (s[i] == '\\' || s[i] == '"' || s[i] == '$' || s[i] == '`')
+			r = rb_buf_addch(out, '\\');
+		if (r == 0)
+			r = rb_buf_addch(out, s[i]);
+	}
+	return r;
+}
+
+/*
+ * Follow the POSIX quoting state through literal command text, so a
+ * substitution knows whether the author put it inside '...' or "...".
+ * (Backslash escapes are honoured; here-documents and comments are not
+ * special, which errs on the side of quoting.)
+ */
+static int
+shell_scan(int q, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		switch (q) {
+		case SHQ_NONE:
+			if (c == '\\')
+				i++;
+			else if (c == '\'')
+				q = SHQ_SINGLE;
+			else if (c == '"')
+				q = SHQ_DOUBLE;
+			break;
+		case SHQ_SINGLE:
+			if (c == '\'')
+				q = SHQ_NONE;
+			break;
+		default:
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				q = SHQ_NONE;
+		}
+	}
+	return q;
+}
+
+/* Write one evaluated, filtered substitution (q: the quoting around it). */
 static int
 emit(struct rb_buf *out, const struct rb_value *v, const struct tmpl_part *p,
-    const struct rb_tmpl_ctx *ctx)
+    const struct rb_tmpl_ctx *ctx, int q)
 {
 	struct rb_buf text = RB_BUF_INIT;
 	int r;
@@ -330,8 +397,17 @@ emit(struct rb_buf *out, const struct rb_value *v, const struct tmpl_part *p,
 	rb_value_to_buf(&text, v);
 	/* Anything derived from a secret (even a comparison) is one. */
 	if ((v->flags & RB_VALUE_SECRET) && v->type != RB_VAL_NULL)
-		r = emit_secret(out, &text, p, ctx);
-	else if ((ctx->flags & RB_TMPL_SHELL) && !p->raw)
+		r = emit_secret(out, &text, p, ctx, q);
+	else if ((ctx->flags & RB_TMPL_SHELL) && !p->raw && q == SHQ_DOUBLE)
+		r = add_dquoted_body(out, text.buf, text.len);
+	else if ((ctx->flags & RB_TMPL_SHELL) && !p->raw && q == SHQ_SINGLE) {
+		/* Close the author's quote, add one quoted word, reopen. */
+		r = rb_buf_addch(out, '\'');
+		if (r == 0)
+			r = rb_buf_add_shquoted(out, text.buf, text.len);
+		if (r == 0)
+			r = rb_buf_addch(out, '\'');
+	} else if ((ctx->flags & RB_TMPL_SHELL) && !p->raw)
 		r = rb_buf_add_shquoted(out, text.buf, text.len);
 	else
 		r = rb_buf_add(out, text.buf, text.len);
@@ -347,7 +423,7 @@ rb_tmpl_render(struct rb_buf *out, const struct rb_tmpl *t,
 	struct expr_eval_ctx ecx;
 	size_t start = out->len, nenv, i, j;
 	unsigned flags = 0;
-	int r = 0;
+	int r = 0, q = SHQ_NONE;
 
 	nenv = ctx->secret_env != NULL ? ctx->secret_env->nr : 0;
 	ecx.lookup = ctx->lookup;
@@ -358,6 +434,8 @@ rb_tmpl_render(struct rb_buf *out, const struct rb_tmpl *t,
 
 		if (p->expr == NULL) {
 			r = rb_buf_add(out, t->source + p->off, p->len);
+			if (ctx->flags & RB_TMPL_SHELL)
+				q = shell_scan(q, t->source + p->off, p->len);
 		} else {
 			ecx.src = p->text;
 			if ((r = expr_node_eval(&v, p->expr, &ecx)) != 0)
@@ -365,7 +443,7 @@ rb_tmpl_render(struct rb_buf *out, const struct rb_tmpl *t,
 			for (j = 0; j < p->nfilters; j++)
 				tmpl_filter_apply(&v, &p->filters[j]);
 			flags |= v.flags;
-			r = emit(out, &v, p, ctx);
+			r = emit(out, &v, p, ctx, q);
 			rb_value_release(&v);
 		}
 		if (r != 0) {

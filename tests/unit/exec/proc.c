@@ -39,6 +39,7 @@ void test_exec_proc__own_session(void);
 void test_exec_proc__signals_reset(void);
 void test_exec_proc__fds_closed(void);
 void test_exec_proc__stdin_data(void);
+void test_exec_proc__own_stdio_closed(void);
 void test_exec_proc__lines(void);
 void test_exec_proc__parallel_100(void);
 void test_exec_proc__release_running(void);
@@ -655,6 +656,48 @@ test_exec_proc__stdin_data(void)
 	rb_strvec_push(&p.args, "/bin/cat");
 	T_EQ_INT(rb_proc_run(&p, &err), 0);
 	T_EQ_INT(p.result.out.total, 0);
+	rb_proc_release(&p);
+}
+
+/* Run p with runbook's own fds 0 and 1 closed; returns rb_proc_run(). */
+static int
+run_with_stdio_closed(struct rb_proc *p, struct rb_error *err)
+{
+	int saved0 = dup(0), saved1 = dup(1), r;
+
+	if (saved0 < 3 || saved1 < 3)
+		return -100;
+	close(0);
+	close(1);
+	r = rb_proc_run(p, err);
+	dup2(saved0, 0);
+	dup2(saved1, 1);
+	close(saved0);
+	close(saved1);
+	return r;
+}
+
+void
+test_exec_proc__own_stdio_closed(void)
+{
+	struct rb_proc p;
+	struct rb_error err = RB_ERROR_INIT;
+
+	/* The pipes land on fds 0 and 1; the child must still get them
+	 * wired right, and a failure must still be reported. */
+	shell(&p, "cat; echo err >&2");
+	p.in_data = "abc";
+	p.in_len = 3;
+	T_EQ_INT(run_with_stdio_closed(&p, &err), 0);
+	T_EQ_INT(p.result.status, 0);
+	T_EQ_STR(p.result.out.head.buf, "abc");
+	T_EQ_STR(p.result.err.head.buf, "err\n");
+	rb_proc_release(&p);
+
+	shell(&p, "true");
+	p.dir = "/nonexistent-dir-rb";
+	T_EQ_INT(run_with_stdio_closed(&p, &err), RB_ENOTFOUND);
+	T_CONTAINS(err.msg, "cannot change to directory");
 	rb_proc_release(&p);
 }
 

@@ -58,10 +58,10 @@ racer(int i, int go, int res, int done)
 			snprintf(rep.run_id, sizeof(rep.run_id), "%.*s",
 			    (int)strcspn(p + 16, "'"), p + 16);
 		} else
-			snprintf(rep.run_id, sizeof(rep.run_id), "%d %s", r,
+			snprintf(rep.run_id, sizeof(rep.run_id), "%d %.50s", r,
 			    rb_store_error(st)->msg);
 	} else
-		snprintf(rep.run_id, sizeof(rep.run_id), "%s", err.msg);
+		snprintf(rep.run_id, sizeof(rep.run_id), "%.60s", err.msg);
 	if (write(res, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
 		_exit(3);
 	if (read(done, &c, 1) < 0)
@@ -227,7 +227,7 @@ test_store_lock__cloexec(void)
 	struct rb_store *st = NULL;
 	struct rb_lock *lk = NULL;
 	struct dirent *de;
-	char link[512], path[64];
+	char link[512], path[300];
 	int found = 0;
 	DIR *d;
 

@@ -17,6 +17,7 @@ void test_template_template__literal(void);
 void test_template_template__plain(void);
 void test_template_template__shell_hostile(void);
 void test_template_template__shell_roundtrip(void);
+void test_template_template__shell_quote_context(void);
 void test_template_template__single_pass(void);
 void test_template_template__literal_braces(void);
 void test_template_template__secrets_shell(void);
@@ -310,6 +311,37 @@ test_template_template__shell_roundtrip(void)
 	T_EQ_STR(got.buf, "x'; touch /tmp/pwned; echo '$(id)"
 	    "a\nb`id` $HOME \"q\" \\ *{{ env.HOME }}");
 	T_ASSERT(access(path, F_OK) != 0);
+	rb_buf_release(&got);
+}
+
+void
+test_template_template__shell_quote_context(void)
+{
+	struct rb_buf got = RB_BUF_INIT;
+	const char *cmd;
+	const char *want = "x'; touch /tmp/pwned; echo '$(id)"
+	    "a\nb`id` $HOME \"q\" \\ *";
+
+	/* Inside the author's double quotes: one literal string. */
+	cmd = render("printf %s \"<{{ params.evil }}{{ params.nl }}>\"",
+	    RB_TMPL_SHELL, NULL, NULL);
+	T_ASSERT(cmd != NULL);
+	T_EQ_INT(sh_printf(&got, cmd), 0);
+	T_ASSERT(got.len == strlen(want) + 2);
+	T_ASSERT(memcmp(got.buf + 1, want, strlen(want)) == 0);
+	rb_buf_reset(&got);
+	/* Inside single quotes: the quote is closed and reopened. */
+	cmd = render("printf %s '<{{ params.evil }}{{ params.nl }}>'",
+	    RB_TMPL_SHELL, NULL, NULL);
+	T_ASSERT(cmd != NULL);
+	T_EQ_INT(sh_printf(&got, cmd), 0);
+	T_ASSERT(got.len == strlen(want) + 2);
+	T_ASSERT(memcmp(got.buf + 1, want, strlen(want)) == 0);
+	rb_buf_reset(&got);
+	/* An escaped quote does not open a quoted context. */
+	cmd = render("printf %s \\\"{{ params.host }}", RB_TMPL_SHELL, NULL,
+	    NULL);
+	T_EQ_STR(cmd, "printf %s \\\"'db1'");
 	rb_buf_release(&got);
 }
 
