@@ -31,10 +31,9 @@ struct rb_evloop;
 
 /* What an fd event waits for, and what a callback is told happened. */
 enum rb_evloop_mask {
-	RB_EVLOOP_READ = (1 << 0),  /* readable, or EOF / hang-up */
-	RB_EVLOOP_WRITE = (1 << 1), /* writable */
-	RB_EVLOOP_ERROR =
-	    (1 << 2) /* delivered only: POLLERR/POLLHUP/POLLNVAL */
+	RB_EVLOOP_READ = (1 << 0),	/* readable, or EOF / hang-up */
+	RB_EVLOOP_WRITE = (1 << 1),	/* writable */
+	RB_EVLOOP_ERROR = (1 << 2)	/* reported only: POLLERR/HUP/NVAL */
 };
 
 /*
@@ -44,15 +43,15 @@ enum rb_evloop_mask {
  * Registration is level-triggered: the callback is called again on the next
  * round while the condition holds.
  */
-typedef void (*rb_evloop_fd_fn)(
-    struct rb_evloop *loop, int fd, int mask, void *payload);
+typedef void (*rb_evloop_fd_fn)(struct rb_evloop *loop, int fd, int mask,
+    void *payload);
 /* Called once when a timer's deadline has passed; id is no longer valid. */
-typedef void (*rb_evloop_timer_fn)(
-    struct rb_evloop *loop, uint64_t id, void *payload);
+typedef void (*rb_evloop_timer_fn)(struct rb_evloop *loop, uint64_t id,
+    void *payload);
 /* Called on the loop after signo was received (once for any number of
  * deliveries since the last call). */
-typedef void (*rb_evloop_signal_fn)(
-    struct rb_evloop *loop, int signo, void *payload);
+typedef void (*rb_evloop_signal_fn)(struct rb_evloop *loop, int signo,
+    void *payload);
 
 /*
  * A new, empty loop. Makes no system call and opens no fd (the signal

@@ -29,11 +29,11 @@ struct rb_evloop;
 
 /* ------------------------------------------------------------------ HTTP */
 
-struct rb_http;	     /* a libcurl multi handle driven by one loop */
-struct rb_http_xfer; /* one request in flight */
+struct rb_http;		/* a libcurl multi handle driven by one loop */
+struct rb_http_xfer;	/* one request in flight */
 
-#define RB_HTTP_TIMEOUT_MS 10000       /* default whole-request timeout */
-#define RB_HTTP_MAX_BODY (1024 * 1024) /* default response body cap */
+#define RB_HTTP_TIMEOUT_MS 10000	/* default whole-request timeout */
+#define RB_HTTP_MAX_BODY (1024 * 1024)	/* default response body cap */
 #define RB_HTTP_MAX_REDIRECTS 5
 
 /*
@@ -51,13 +51,13 @@ struct rb_http_xfer; /* one request in flight */
  * 'http://127.0.0.1:1/health': Couldn't connect to server").
  */
 struct rb_http_result {
-	int code;	     /* see above */
-	long status;	     /* HTTP status of the last response, 0: none */
-	struct rb_buf body;  /* response body, at most max_body bytes */
-	bool truncated;	     /* body was cut at max_body */
-	int64_t start_ms;    /* CLOCK_MONOTONIC: request started */
-	int64_t end_ms;	     /* and ended; duration = end_ms - start_ms */
-	struct rb_error err; /* the message when code != 0 */
+	int code;		/* see above */
+	long status;		/* HTTP status of the last response, 0: none */
+	struct rb_buf body;	/* response body, at most max_body bytes */
+	bool truncated;		/* body was cut at max_body */
+	int64_t start_ms;	/* CLOCK_MONOTONIC: request started */
+	int64_t end_ms;		/* and ended; duration = end_ms - start_ms */
+	struct rb_error err;	/* the message when code != 0 */
 };
 
 /*
@@ -73,33 +73,30 @@ typedef void (*rb_http_done_fn)(struct rb_http_result *res, void *payload);
  * (the body is copied), so it may live on the caller's stack.
  */
 struct rb_http_request {
-	const char *url;		 /* http:// or https:// only */
-	const char *method;		 /* NULL: GET, or POST with a body */
-	const struct rb_strvec *headers; /* "Name: value", or NULL */
-	const char *body;		 /* request body, or NULL */
+	const char *url;		/* http:// or https:// only */
+	const char *method;		/* NULL: GET, or POST with a body */
+	const struct rb_strvec *headers;	/* "Name: value", or NULL */
+	const char *body;		/* request body, or NULL */
 	size_t body_len;
-	int64_t timeout_ms; /* whole request; 0: RB_HTTP_TIMEOUT_MS */
-	bool insecure;	    /* skip TLS certificate checks */
-	bool require_2xx;   /* a status outside 200-299 is RB_ERROR */
-	bool redact_path;   /* messages show scheme://host only */
-	long max_redirects; /* follow at most this many; 0: none */
-	size_t max_body;    /* 0: RB_HTTP_MAX_BODY */
+	int64_t timeout_ms;		/* whole request; 0: the default */
+	bool insecure;			/* skip TLS certificate checks */
+	bool require_2xx;		/* status not 2xx: RB_ERROR */
+	bool redact_path;		/* messages show scheme://host only */
+	long max_redirects;		/* follow at most this many; 0: none */
+	size_t max_body;		/* 0: RB_HTTP_MAX_BODY */
 	rb_http_done_fn on_done;
 	void *payload;
 };
-#define RB_HTTP_REQUEST_INIT                                                   \
-	{                                                                      \
-		NULL, NULL, NULL, NULL, 0, 0, false, false, false,             \
-		    RB_HTTP_MAX_REDIRECTS, 0, NULL, NULL                       \
-	}
+#define RB_HTTP_REQUEST_INIT { NULL, NULL, NULL, NULL, 0, 0, false, false, \
+	false, RB_HTTP_MAX_REDIRECTS, 0, NULL, NULL }
 
 /*
  * Create the HTTP client of loop in *out (libcurl is initialised on first
  * use). Requests on one client share connections. Returns 0, or RB_ERROR
  * with err set; *out is untouched on failure.
  */
-int rb_http_new(
-    struct rb_http **out, struct rb_evloop *loop, struct rb_error *err);
+int rb_http_new(struct rb_http **out, struct rb_evloop *loop,
+    struct rb_error *err);
 /*
  * Cancel every request still in flight (their callbacks are not called)
  * and free the client. NULL-safe; not from inside a completion callback.
@@ -125,7 +122,7 @@ void rb_http_cancel(struct rb_http_xfer *xfer);
 
 /* ------------------------------------------------------------------- TCP */
 
-struct rb_tcp_probe; /* one connect attempt in flight */
+struct rb_tcp_probe;	/* one connect attempt in flight */
 
 #define RB_TCP_TIMEOUT_MS 5000
 
@@ -136,26 +133,24 @@ struct rb_tcp_probe; /* one connect attempt in flight */
  */
 struct rb_tcp_result {
 	int code;
-	char address[64]; /* the address that answered or failed last */
-	int64_t start_ms; /* CLOCK_MONOTONIC */
+	char address[64];	/* the address that answered or failed last */
+	int64_t start_ms;	/* CLOCK_MONOTONIC */
 	int64_t end_ms;
 	struct rb_error err;
 };
 
 /* Completion callback; res is freed when it returns. */
-typedef void (*rb_tcp_done_fn)(const struct rb_tcp_result *res, void *payload);
+typedef void (*rb_tcp_done_fn)(const struct rb_tcp_result *res,
+    void *payload);
 
 struct rb_tcp_request {
-	const char *host;   /* name, IPv4 or IPv6 literal (no brackets) */
-	const char *port;   /* number or service name */
-	int64_t timeout_ms; /* for all addresses; 0: RB_TCP_TIMEOUT_MS */
+	const char *host;	/* name, IPv4 or IPv6 literal (no brackets) */
+	const char *port;	/* number or service name */
+	int64_t timeout_ms;	/* for all addresses; 0: RB_TCP_TIMEOUT_MS */
 	rb_tcp_done_fn on_done;
 	void *payload;
 };
-#define RB_TCP_REQUEST_INIT                                                    \
-	{                                                                      \
-		NULL, NULL, 0, NULL, NULL                                      \
-	}
+#define RB_TCP_REQUEST_INIT { NULL, NULL, 0, NULL, NULL }
 
 /*
  * Split "host:port", "[v6addr]:port" into newly allocated *out_host and
@@ -195,18 +190,15 @@ void rb_tcp_cancel(struct rb_tcp_probe *probe);
  */
 struct rb_notify {
 	const char *url;
-	const char *text;		 /* used when body is NULL */
-	const char *body;		 /* a complete JSON document, or NULL */
-	const struct rb_strvec *headers; /* extra "Name: value" lines */
-	int64_t timeout_ms;		 /* 0: RB_NOTIFY_TIMEOUT_MS */
-	bool insecure;			 /* skip TLS certificate checks */
+	const char *text;	/* used when body is NULL */
+	const char *body;	/* a complete JSON document, or NULL */
+	const struct rb_strvec *headers;	/* extra "Name: value" lines */
+	int64_t timeout_ms;	/* 0: RB_NOTIFY_TIMEOUT_MS */
+	bool insecure;		/* skip TLS certificate checks */
 	rb_http_done_fn on_done;
 	void *payload;
 };
-#define RB_NOTIFY_INIT                                                         \
-	{                                                                      \
-		NULL, NULL, NULL, NULL, 0, false, NULL, NULL                   \
-	}
+#define RB_NOTIFY_INIT { NULL, NULL, NULL, NULL, 0, false, NULL, NULL }
 
 /*
  * Append Slack's {"text":"..."} for text to out, with JSON escaping; a

@@ -84,14 +84,17 @@ struct rb_proc_priv;
 
 /* Values for rb_proc.in, .out and .err besides a plain fd (>= 0). */
 enum rb_proc_fd {
-	RB_PROC_PIPE = -1,    /* out/err: capture; in: feed in_data */
-	RB_PROC_DEVNULL = -2, /* /dev/null */
-	RB_PROC_INHERIT = -3, /* runbook's own stdin/stdout/stderr */
-	RB_PROC_TO_OUT = -4   /* err only: wherever stdout goes (2>&1) */
+	RB_PROC_PIPE = -1,	/* out/err: capture; in: feed in_data */
+	RB_PROC_DEVNULL = -2,	/* /dev/null */
+	RB_PROC_INHERIT = -3,	/* runbook's own stdin/stdout/stderr */
+	RB_PROC_TO_OUT = -4	/* err only: wherever stdout goes (2>&1) */
 };
 
 /* Which stream a line or capture belongs to. */
-enum rb_proc_stream { RB_PROC_STDOUT = 1, RB_PROC_STDERR = 2 };
+enum rb_proc_stream {
+	RB_PROC_STDOUT = 1,
+	RB_PROC_STDERR = 2
+};
 
 /*
  * The bounded capture of one output stream. While total <= head_max, head
@@ -101,9 +104,9 @@ enum rb_proc_stream { RB_PROC_STDOUT = 1, RB_PROC_STDERR = 2 };
  * dropped (rb_capture_truncated()).
  */
 struct rb_capture {
-	struct rb_buf head; /* the first bytes */
-	struct rb_buf tail; /* the last bytes after head */
-	uint64_t total;	    /* every byte the child wrote */
+	struct rb_buf head;	/* the first bytes */
+	struct rb_buf tail;	/* the last bytes after head */
+	uint64_t total;		/* every byte the child wrote */
 };
 
 /* Whether bytes between head and tail were dropped. */
@@ -119,16 +122,16 @@ void rb_capture_release(struct rb_capture *c);
 
 /* What happened to a process. Valid in on_done and until the next start. */
 struct rb_proc_result {
-	int status;	       /* exit code, or 128+signal; -1 until it ended */
-	int signal;	       /* the signal that killed it, or 0 */
-	bool timed_out;	       /* timeout_ms expired and the group was killed */
-	bool killed;	       /* rb_proc_kill_tree() ran (timeout or caller) */
-	bool drain_expired;    /* output still open drain_ms after exit */
-	int64_t start_ms;      /* CLOCK_MONOTONIC just before vfork() */
-	int64_t exit_ms;       /* when the main process was reaped */
-	int64_t end_ms;	       /* when output ended too: on_done time */
-	struct rb_capture out; /* stdout, when .out is RB_PROC_PIPE */
-	struct rb_capture err; /* stderr, when .err is RB_PROC_PIPE */
+	int status;		/* exit code, or 128+signal; -1: not ended */
+	int signal;		/* the signal that killed it, or 0 */
+	bool timed_out;		/* timeout_ms expired: the group was killed */
+	bool killed;		/* rb_proc_kill_tree() ran (timeout, caller) */
+	bool drain_expired;	/* output still open drain_ms after exit */
+	int64_t start_ms;	/* CLOCK_MONOTONIC just before vfork() */
+	int64_t exit_ms;	/* when the main process was reaped */
+	int64_t end_ms;		/* when output ended too: on_done time */
+	struct rb_capture out;	/* stdout, when .out is RB_PROC_PIPE */
+	struct rb_capture err;	/* stderr, when .err is RB_PROC_PIPE */
 };
 
 /*
@@ -146,51 +149,42 @@ typedef void (*rb_proc_line_fn)(struct rb_proc *proc, int stream,
  * and may release, restart or free proc (nothing touches proc after the
  * callback returns).
  */
-typedef void (*rb_proc_done_fn)(
-    struct rb_proc *proc, struct rb_proc_result *res, void *payload);
+typedef void (*rb_proc_done_fn)(struct rb_proc *proc,
+    struct rb_proc_result *res, void *payload);
 
 struct rb_proc {
 	/* Set by the caller before rb_proc_start(); read, never changed. */
-	struct rb_strvec args; /* program and arguments; see use_shell */
-	struct rb_strvec env;  /* the complete environment, NAME=value */
-	const char *dir;       /* working directory, NULL for runbook's */
-	bool use_shell;	       /* run /bin/sh -c args[0] args[1]...  */
-	int in;		       /* RB_PROC_DEVNULL (default), _INHERIT, fd */
-	const char *in_data;   /* if set: stdin is a pipe fed with these */
-	size_t in_len;	       /*   in_len bytes, then closed */
-	int out;	       /* RB_PROC_PIPE (default), _DEVNULL, ..., fd */
-	int err;	       /* as out, or RB_PROC_TO_OUT */
-	int64_t timeout_ms;    /* kill the tree after this long; 0: never */
-	int64_t grace_ms;      /* SIGTERM to SIGKILL, for the timeout */
-	int64_t drain_ms;      /* wait for pipe EOF after exit */
-	size_t head_max;       /* capture, per stream */
+	struct rb_strvec args;	/* program and arguments; see use_shell */
+	struct rb_strvec env;	/* the complete environment, NAME=value */
+	const char *dir;	/* working directory, NULL for runbook's */
+	bool use_shell;		/* run /bin/sh -c args[0] args[1]...  */
+	int in;			/* RB_PROC_DEVNULL (default), _INHERIT, fd */
+	const char *in_data;	/* if set: stdin is a pipe fed with these */
+	size_t in_len;		/*   in_len bytes, then closed */
+	int out;		/* RB_PROC_PIPE (default), _DEVNULL, ..., fd */
+	int err;		/* as out, or RB_PROC_TO_OUT */
+	int64_t timeout_ms;	/* kill the tree after this long; 0: never */
+	int64_t grace_ms;	/* SIGTERM to SIGKILL, for the timeout */
+	int64_t drain_ms;	/* wait for pipe EOF after exit */
+	size_t head_max;	/* capture, per stream */
 	size_t tail_max;
-	rb_proc_line_fn on_line; /* optional */
-	rb_proc_done_fn on_done; /* optional for rb_proc_run() */
-	void *payload;		 /* passed to on_line and on_done */
+	rb_proc_line_fn on_line;	/* optional */
+	rb_proc_done_fn on_done;	/* optional for rb_proc_run() */
+	void *payload;		/* passed to on_line and on_done */
 
 	/* Set by rb_proc_start(). */
-	pid_t pid; /* also the process group and session id */
+	pid_t pid;		/* also the process group and session id */
 	struct rb_proc_result result;
 
-	struct rb_proc_priv *priv; /* private to proc.c; NULL when idle */
+	struct rb_proc_priv *priv;	/* private to proc.c; NULL when idle */
 };
 
-#define RB_PROC_RESULT_INIT                                                    \
-	{                                                                      \
-		-1, 0, false, false, false, 0, 0, 0,                           \
-		    { RB_BUF_INIT, RB_BUF_INIT, 0 },                           \
-		{                                                              \
-			RB_BUF_INIT, RB_BUF_INIT, 0                            \
-		}                                                              \
-	}
-#define RB_PROC_INIT                                                           \
-	{                                                                      \
-		RB_STRVEC_INIT, RB_STRVEC_INIT, NULL, false, RB_PROC_DEVNULL,  \
-		    NULL, 0, RB_PROC_PIPE, RB_PROC_PIPE, 0, RB_PROC_GRACE_MS,  \
-		    RB_PROC_DRAIN_MS, RB_PROC_HEAD_MAX, RB_PROC_TAIL_MAX,      \
-		    NULL, NULL, NULL, -1, RB_PROC_RESULT_INIT, NULL            \
-	}
+#define RB_PROC_RESULT_INIT { -1, 0, false, false, false, 0, 0, 0, \
+	{ RB_BUF_INIT, RB_BUF_INIT, 0 }, { RB_BUF_INIT, RB_BUF_INIT, 0 } }
+#define RB_PROC_INIT { RB_STRVEC_INIT, RB_STRVEC_INIT, NULL, false, \
+	RB_PROC_DEVNULL, NULL, 0, RB_PROC_PIPE, RB_PROC_PIPE, 0, \
+	RB_PROC_GRACE_MS, RB_PROC_DRAIN_MS, RB_PROC_HEAD_MAX, \
+	RB_PROC_TAIL_MAX, NULL, NULL, NULL, -1, RB_PROC_RESULT_INIT, NULL }
 
 /* Initialise proc as RB_PROC_INIT. */
 void rb_proc_init(struct rb_proc *proc);
@@ -211,8 +205,8 @@ void rb_proc_init(struct rb_proc *proc);
  * pipe, exec failures) with the message in err: no child is left, no
  * callback will be called, and proc->result.status stays -1.
  */
-int rb_proc_start(
-    struct rb_proc *proc, struct rb_evloop *loop, struct rb_error *err);
+int rb_proc_start(struct rb_proc *proc, struct rb_evloop *loop,
+    struct rb_error *err);
 
 /*
  * Terminate the process group: SIGTERM now, and SIGKILL after grace_ms

@@ -78,16 +78,18 @@ url_for_message(const char *url, bool redact_path)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	unsigned flags = CURLU_NON_SUPPORT_SCHEME;
+	bool ok = u != NULL;
 	char *s;
 
-	if (u == NULL ||
-	    curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
-		CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		s = xstrdup(redact_path || strchr(url, '@') != NULL
-			? "(invalid URL)"
-			: url);
+	ok = ok && curl_url_set(u, CURLUPART_URL, url, flags) == CURLUE_OK;
+	ok = ok && curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK;
+	ok = ok && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+	if (!ok) {
+		/* Unparsable: show it, unless it may hold a secret. */
+		if (redact_path || strchr(url, '@') != NULL)
+			url = "(invalid URL)";
+		s = xstrdup(url);
 		goto out;
 	}
 	(void)curl_url_get(u, CURLUPART_PORT, &port, 0);
@@ -252,6 +254,15 @@ on_body(char *p, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* A byte for a one-line message: control characters become spaces. */
+static int
+printable(char ch)
+{
+	unsigned char c = (unsigned char)ch;
+
+	return c < 0x20 || c == 0x7f ? ' ' : c;
+}
+
 /* Fill x->res from libcurl's verdict. */
 static void
 set_result(struct rb_http_xfer *x, CURLcode cc)
@@ -272,14 +283,8 @@ set_result(struct rb_http_xfer *x, CURLcode cc)
 			struct rb_buf ex = RB_BUF_INIT;
 			size_t i;
 
-			for (i = 0; i < res->body.len && i < BODY_EXCERPT;
-			     i++) {
-				unsigned char c =
-				    (unsigned char)res->body.buf[i];
-
-				rb_buf_addch(
-				    &ex, c < 0x20 || c == 0x7f ? ' ' : c);
-			}
+			for (i = 0; i < res->body.len && i < BODY_EXCERPT; i++)
+				rb_buf_addch(&ex, printable(res->body.buf[i]));
 			rb_buf_rtrim(&ex);
 			rb_error_set(&res->err, RB_ERROR,
 			    "unexpected status %ld from '%s'%s%s", status,
@@ -430,12 +435,14 @@ set_method(CURL *e, const struct rb_http_request *req)
 		return curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	if (req->body != NULL || strcmp(m, "POST") == 0) {
 		const char *body = req->body != NULL ? req->body : "";
-		size_t len = req->body != NULL ? req->body_len : 0;
+		curl_off_t len =
+		    req->body != NULL ? (curl_off_t)req->body_len : 0;
 
-		if ((cc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-			 (curl_off_t)len)) != CURLE_OK ||
-		    (cc = curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body)) !=
-			CURLE_OK)
+		/* The size first: COPYPOSTFIELDS copies that many bytes. */
+		cc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, len);
+		if (cc == CURLE_OK)
+			cc = curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
+		if (cc != CURLE_OK)
 			return cc;
 	}
 	if (strcmp(m, "GET") == 0 && req->body == NULL)
@@ -504,44 +511,35 @@ rb_http_start(struct rb_http_xfer **out, struct rb_http *http,
 		x->headers = l;
 	}
 
-	if ((cc = curl_easy_setopt(e, CURLOPT_URL, req->url)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https")) !=
-		CURLE_OK ||
-	    (cc = curl_easy_setopt(
-		 e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
-		 x->max_redirects > 0 ? 1L : 0L)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_MAXREDIRS, x->max_redirects)) !=
-		CURLE_OK ||
-	    (cc = curl_easy_setopt(
-		 e, CURLOPT_TIMEOUT_MS, (long)x->timeout_ms)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-		 (long)x->timeout_ms)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x)) !=
-		CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf)) !=
-		CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body)) !=
-		CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_WRITEDATA, x)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(
-		 e, CURLOPT_USERAGENT, "runbook/" RB_VERSION)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "")) !=
-		CURLE_OK ||
-	    (cc = curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers)) !=
-		CURLE_OK ||
-	    (cc = set_method(e, req)) != CURLE_OK) {
-		r = rb_error_set(err, RB_ERROR,
-		    "cannot set up request to '%s': %s", x->url_msg,
-		    curl_easy_strerror(cc));
-		goto out;
+	/* Stop at the first option libcurl refuses. */
+#define SETOPT(opt, val)                                                       \
+	do {                                                                   \
+		if (cc == CURLE_OK)                                            \
+			cc = curl_easy_setopt(e, opt, val);                    \
+	} while (0)
+	SETOPT(CURLOPT_URL, req->url);
+	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SETOPT(CURLOPT_FOLLOWLOCATION, x->max_redirects > 0 ? 1L : 0L);
+	SETOPT(CURLOPT_MAXREDIRS, x->max_redirects);
+	SETOPT(CURLOPT_TIMEOUT_MS, (long)x->timeout_ms);
+	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)x->timeout_ms);
+	SETOPT(CURLOPT_NOSIGNAL, 1L);
+	SETOPT(CURLOPT_PRIVATE, (char *)x);
+	SETOPT(CURLOPT_ERRORBUFFER, x->errbuf);
+	SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(CURLOPT_WRITEDATA, x);
+	SETOPT(CURLOPT_USERAGENT, "runbook/" RB_VERSION);
+	SETOPT(CURLOPT_ACCEPT_ENCODING, "");
+	SETOPT(CURLOPT_HTTPHEADER, x->headers);
+	if (req->insecure) {
+		SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
+		SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (req->insecure &&
-	    ((cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L)) !=
-		    CURLE_OK ||
-		(cc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L)) !=
-		    CURLE_OK)) {
+#undef SETOPT
+	if (cc == CURLE_OK)
+		cc = set_method(e, req);
+	if (cc != CURLE_OK) {
 		r = rb_error_set(err, RB_ERROR,
 		    "cannot set up request to '%s': %s", x->url_msg,
 		    curl_easy_strerror(cc));

@@ -159,16 +159,26 @@ engine_emit(struct engine *e, enum rb_event_type type, const struct task *t)
 /* ------------------------------------------------------------------ */
 /* steps.ID.* for templates and expressions */
 
+/* The task of step id in frame f (a runbook: step resolves to its end). */
 static struct task *
-find_task(struct engine *e, const char *id)
+find_task(struct frame *f, const char *id)
 {
-	size_t i;
+	struct engine *e = f->e;
+	size_t i, plen = strlen(f->prefix);
 
-	for (i = 0; i < e->nmain; i++)
-		if (strcmp(e->main_tasks[i].step->id, id) == 0)
+	for (i = 0; i < e->nmain; i++) {
+		const struct task *t = &e->main_tasks[i];
+		const char *tid = t->step->id;
+
+		if (t->kind == NODE_SUB_START || t->frame != f)
+			continue;
+		if (strncmp(tid, f->prefix, plen) == 0 &&
+		    strcmp(tid + plen, id) == 0)
 			return &e->main_tasks[i];
+	}
 	for (i = 0; e->tasks != e->main_tasks && i < e->ntasks; i++)
-		if (strcmp(e->tasks[i].step->id, id) == 0)
+		if (e->tasks[i].phase == RB_PHASE_ON_FAILURE &&
+		    strcmp(e->tasks[i].step->id, id) == 0)
 			return &e->tasks[i];
 	return NULL;
 }
@@ -177,8 +187,8 @@ int
 engine_step_value(struct rb_value *out, const char *step_id,
     const char *const *field, size_t nfield, void *payload)
 {
-	struct engine *e = payload;
-	struct task *t = find_task(e, step_id);
+	struct frame *fr = payload;
+	struct task *t = find_task(fr, step_id);
 	const char *f = field[0];
 	bool done;
 	size_t i;
@@ -265,7 +275,7 @@ eval_until(struct task *t)
 
 	if (t->step->until == NULL)
 		return 1;
-	if (rb_expr_eval(&v, t->step->until, rb_scope_lookup, &t->e->scope,
+	if (rb_expr_eval(&v, t->step->until, rb_scope_lookup, t->scope,
 	    &err) != 0) {
 		task_set_reason(t, "cannot evaluate until: %s", err.msg);
 		return -1;
@@ -403,7 +413,7 @@ eval_when(struct task *t)
 
 	if (t->step->when == NULL)
 		return 1;
-	if (rb_expr_eval(&v, t->step->when, rb_scope_lookup, &t->e->scope,
+	if (rb_expr_eval(&v, t->step->when, rb_scope_lookup, t->scope,
 	    &err) != 0) {
 		task_set_reason(t, "cannot evaluate when: %s", err.msg);
 		return -1;
@@ -422,6 +432,14 @@ init_task(struct engine *e, struct task *t, const struct rb_step *s,
 {
 	memset(t, 0, sizeof(*t));
 	t->e = e;
+	t->kind = NODE_STEP;
+	t->frame = e->frames[0];
+	if (phase == RB_PHASE_MAIN && idx < e->nx && s == &e->xsteps[idx]) {
+		t->kind = e->xkind[idx];
+		t->frame = e->xframe[idx];
+		t->child = e->xchild[idx];
+	}
+	t->scope = &t->frame->scope;
 	t->step = s;
 	t->idx = idx;
 	t->phase = phase;
@@ -435,10 +453,60 @@ init_task(struct engine *e, struct task *t, const struct rb_step *s,
 }
 
 /* Decide whether a ready step runs, is skipped, or is left out. */
+/* A `runbook:` step's start or end node reached the front of the DAG. */
+static void
+start_sub_node(struct engine *e, struct task *t)
+{
+	struct rb_error err = RB_ERROR_INIT;
+
+	t->attempt = 1;
+	if (t->kind == NODE_SUB_END) {
+		struct task *st = &e->main_tasks[t->child->start_node];
+
+		t->status = RB_ST_SUCCEEDED;
+		t->duration_ms = rb_now_ms() - st->start_ms;
+		t->seq = ++e->seq;
+		engine_emit(e, RB_EV_STEP_FINISHED, t);
+		return;
+	}
+	t->start_ms = rb_now_ms();
+	free(t->command);
+	t->command = xstrfmt("runbook %s", t->step->sub_runbook);
+	engine_emit(e, RB_EV_STEP_STARTED, t);
+	if (engine_sub_start(t, &err) != 0) {
+		task_set_reason(t, "%s", err.msg);
+		t->status = RB_ST_FAILED;
+		t->seq = ++e->seq;
+		engine_emit(e, RB_EV_STEP_FINISHED, t);
+		e->failing = true;
+		return;
+	}
+	/* Its result is the end node's; nothing more to show here. */
+	t->status = RB_ST_SUCCEEDED;
+	t->seq = ++e->seq;
+}
+
 static void
 start_ready(struct engine *e, struct task *t)
 {
-	int w = eval_when(t);
+	int w;
+
+	if (engine_frame_skipped(t->frame) ||
+	    (t->kind == NODE_SUB_END && engine_frame_skipped(t->child))) {
+		t->status = RB_ST_SKIPPED;
+		t->seq = ++e->seq;
+		task_set_reason(t, "the runbook step that calls it was skipped");
+		if (t->kind != NODE_SUB_START)
+			engine_emit(e, RB_EV_STEP_SKIPPED, t);
+		return;
+	}
+	w = t->kind == NODE_SUB_END ? 1 : eval_when(t);
+	if (t->kind != NODE_STEP && (w == 1 || w == 2)) {
+		start_sub_node(e, t);
+		return;
+	}
+	if (t->kind == NODE_SUB_START && w == 0)
+		t->child->skipped = true;
 
 	if (w == 0 || w == 2) {
 		t->status = RB_ST_SKIPPED;
@@ -605,6 +673,8 @@ run_rollbacks(struct engine *e)
 		init_task(e, t, order[i]->step->rollback, i,
 		    RB_PHASE_ROLLBACK);
 		t->parent = order[i];
+		t->frame = order[i]->frame;
+		t->scope = order[i]->scope;
 		t->active = true;
 		e->nactive++;
 		task_start_attempt(t);
@@ -686,16 +756,17 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 	e.scope.started_at = e.started_at;
 	e.scope.trigger = opts->trigger;
 	e.scope.step_value = engine_step_value;
-	e.scope.step_payload = &e;
 	e.loop = rb_evloop_new();
 	if ((r = rb_evloop_watch_signals(e.loop, sigs, RB_ARRAY_SIZE(sigs),
 	    on_signal, &e, err)) != 0)
 		goto out;
 
-	e.nmain = rb->nsteps;
+	if ((r = engine_expand(&e, err)) != 0)
+		goto out;
+	e.nmain = e.nx;
 	e.main_tasks = xcalloc(e.nmain ? e.nmain : 1, sizeof(*e.main_tasks));
 	for (i = 0; i < e.nmain; i++)
-		init_task(&e, &e.main_tasks[i], &rb->steps[i], i,
+		init_task(&e, &e.main_tasks[i], &e.xsteps[i], i,
 		    RB_PHASE_MAIN);
 	snprintf(out->run_id, sizeof(out->run_id), "%s", e.run_id);
 	engine_emit(&e, RB_EV_RUN_STARTED, NULL);
@@ -703,7 +774,7 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 		e.run_timer = rb_evloop_add_timer(e.loop,
 		    e.start_ms + rb->timeout_ms, run_timeout, &e);
 
-	if ((r = run_phase(&e, e.main_tasks, e.nmain, rb->steps, true)) != 0)
+	if ((r = run_phase(&e, e.main_tasks, e.nmain, e.xsteps, true)) != 0)
 		goto out;
 	if (e.run_timer != 0)
 		rb_evloop_cancel_timer(e.loop, e.run_timer);
@@ -730,6 +801,8 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 	for (i = 0; i < e.nmain; i++) {
 		struct task *t = &e.main_tasks[i];
 
+		if (t->kind == NODE_SUB_START)
+			continue;
 		if (t->status == RB_ST_PENDING) {
 			t->status = e.interrupted ? RB_ST_NOT_RUN :
 			    RB_ST_NOT_RUN;
@@ -774,6 +847,7 @@ out:
 		task_release(&e.main_tasks[i]);
 	free(e.main_tasks);
 	rb_http_free(e.http);
+	engine_expand_release(&e);
 	rb_evloop_unwatch_signals(e.loop);
 	rb_evloop_free(e.loop);
 	rb_strvec_release(&e.base_env);

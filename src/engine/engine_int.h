@@ -9,9 +9,36 @@
 #include "runbook/engine.h"
 #include "runbook/evloop.h"
 #include "runbook/probe.h"
+#include "runbook/plan.h"
 #include "runbook/proc.h"
 
 struct engine;
+struct frame;
+
+/* What a node of the run's DAG is. */
+enum node_kind {
+	NODE_STEP,		/* a step of some runbook */
+	NODE_SUB_START,		/* a `runbook:` step: render with:, resolve */
+	NODE_SUB_END		/* ... and its end, after the child's steps */
+};
+
+/*
+ * One runbook of the run: the root, or one called by a `runbook:` step.
+ * Its steps are expanded into the run's single DAG, ids prefixed with the
+ * calling steps ("resolve/db-ready"), each evaluated in its own scope.
+ */
+struct frame {
+	struct engine *e;
+	const struct rb_runbook *rb;
+	struct rb_runbook *owned;	/* loaded here; NULL for the root */
+	struct rb_params params;	/* a child's, from with: */
+	struct rb_scope scope;
+	char *prefix;			/* "" or "call/" (owned) */
+	struct frame *parent;
+	size_t start_node;		/* parent's NODE_SUB_START, or -1 */
+	bool skipped;			/* its runbook: step was skipped */
+	bool failed;			/* with: could not be resolved */
+};
 
 struct var {
 	char *name;
@@ -21,6 +48,10 @@ struct var {
 /* One step (or rollback, or on_failure step) as the scheduler sees it. */
 struct task {
 	struct engine *e;
+	struct frame *frame;	/* the runbook this step belongs to */
+	struct frame *child;	/* SUB_START/SUB_END: the called runbook */
+	enum node_kind kind;
+	struct rb_scope *scope;	/* names resolve here */
 	const struct rb_step *step;
 	size_t idx;		/* in its phase's step array */
 	enum rb_phase phase;
@@ -66,6 +97,14 @@ struct engine {
 	int64_t start_ms;
 	int jobs;
 
+	struct rb_step *xsteps;		/* the expanded DAG (copies, owned) */
+	enum node_kind *xkind;
+	struct frame **xframe;		/* the frame of each node */
+	struct frame **xchild;		/* SUB_*: the called frame */
+	size_t nx, ax;
+	struct frame **frames;		/* every frame, root first (owned) */
+	size_t nframes, aframes;
+
 	struct task *tasks;		/* the current phase's tasks */
 	size_t ntasks;
 	struct task *main_tasks;	/* kept for steps.* lookups */
@@ -82,6 +121,12 @@ struct engine {
 	int64_t last_tick;
 	size_t rollback_failures;
 };
+
+/* expand.c */
+int engine_expand(struct engine *e, struct rb_error *err);
+void engine_expand_release(struct engine *e);
+int engine_sub_start(struct task *t, struct rb_error *err);
+bool engine_frame_skipped(const struct frame *f);
 
 /* step.c */
 void task_start_attempt(struct task *t);

@@ -303,12 +303,12 @@ start_http(struct task *t)
 	struct rb_http *http;
 
 	if ((http = engine_http(e, &err)) == NULL ||
-	    rb_render_text(&url, h->url, &e->scope, false, &err) != 0 ||
-	    rb_render_text(&disp, h->url, &e->scope, true, &err) != 0 ||
-	    render_headers(&headers, h->headers, h->nheaders, &e->scope,
+	    rb_render_text(&url, h->url, t->scope, false, &err) != 0 ||
+	    rb_render_text(&disp, h->url, t->scope, true, &err) != 0 ||
+	    render_headers(&headers, h->headers, h->nheaders, t->scope,
 	    &err) != 0 ||
 	    (h->body != NULL &&
-	    rb_render_text(&body, h->body, &e->scope, false, &err) != 0))
+	    rb_render_text(&body, h->body, t->scope, false, &err) != 0))
 		goto fail;
 	free(t->command);
 	t->command = xstrfmt("%s %s", h->method, disp.buf);
@@ -372,15 +372,15 @@ start_notify(struct task *t)
 	struct rb_http *http;
 
 	if ((http = engine_http(e, &err)) == NULL ||
-	    rb_render_text(&url, ns->url, &e->scope, false, &err) != 0 ||
-	    render_headers(&headers, ns->headers, ns->nheaders, &e->scope,
+	    rb_render_text(&url, ns->url, t->scope, false, &err) != 0 ||
+	    render_headers(&headers, ns->headers, ns->nheaders, t->scope,
 	    &err) != 0 ||
 	    (ns->text != NULL &&
-	    rb_render_text(&text, ns->text, &e->scope, false, &err) != 0) ||
+	    rb_render_text(&text, ns->text, t->scope, false, &err) != 0) ||
 	    (ns->text != NULL &&
-	    rb_render_text(&disp, ns->text, &e->scope, true, &err) != 0) ||
+	    rb_render_text(&disp, ns->text, t->scope, true, &err) != 0) ||
 	    (ns->body != NULL &&
-	    rb_render_text(&body, ns->body, &e->scope, false, &err) != 0))
+	    rb_render_text(&body, ns->body, t->scope, false, &err) != 0))
 		goto fail;
 	free(t->command);
 	t->command = xstrfmt("notify: %s", ns->text ? disp.buf : "(body)");
@@ -437,7 +437,7 @@ start_tcp(struct task *t)
 	struct rb_error err = RB_ERROR_INIT;
 	char *host = NULL, *port = NULL;
 
-	if (rb_render_text(&target, t->step->command, &e->scope, false,
+	if (rb_render_text(&target, t->step->command, t->scope, false,
 	    &err) != 0)
 		goto fail;
 	free(t->command);
@@ -548,7 +548,7 @@ start_command(struct task *t)
 	size_t i;
 
 	rb_proc_init(&t->proc);
-	if (rb_render_shell(&cmd, s->command, &e->scope, &secrets, &err) != 0)
+	if (rb_render_shell(&cmd, s->command, t->scope, &secrets, &err) != 0)
 		goto fail;
 	free(t->command);
 	t->command = xstrdup(cmd.buf);
@@ -559,7 +559,7 @@ start_command(struct task *t)
 	rb_strvec_setenv(&t->proc.env, "RUNBOOK_ATTEMPT", tmp.buf);
 	rb_buf_reset(&tmp);
 	for (i = 0; i < s->nenv; i++) {
-		if (rb_render_text(&tmp, s->env[i].value, &e->scope, false,
+		if (rb_render_text(&tmp, s->env[i].value, t->scope, false,
 		    &err) != 0)
 			goto fail;
 		rb_strvec_setenv(&t->proc.env, s->env[i].key, tmp.buf);
@@ -568,7 +568,7 @@ start_command(struct task *t)
 	for (i = 0; i < secrets.nr; i++)
 		rb_strvec_push(&t->proc.env, secrets.v[i]);
 	if (s->workdir != NULL) {
-		if (rb_render_text(&tmp, s->workdir, &e->scope, false, &err))
+		if (rb_render_text(&tmp, s->workdir, t->scope, false, &err))
 			goto fail;
 		t->proc.dir = NULL;
 	}

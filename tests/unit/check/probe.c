@@ -892,7 +892,8 @@ test_check_probe__notify_send(void)
 	T_EQ_INT(g.code, 0);
 	T_EQ_INT(g.status, 200);
 	T_EQ_INT(rb_buf_read_file(&rec, record, 0), 0);
-	T_EQ_STR(rec.buf, "{\"text\":\"db-connection failed on \\\"db1\\\"\"}\n");
+	T_EQ_STR(rec.buf,
+	    "{\"text\":\"db-connection failed on \\\"db1\\\"\"}\n");
 
 	/* A raw body is sent as is. */
 	n.text = NULL;

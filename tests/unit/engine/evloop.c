@@ -91,8 +91,9 @@ test_engine_evloop__timer_cancel(void)
 	    (void *)7);
 	/* Many timers, cancelled in a scattered order, keep the heap sound. */
 	for (i = 0; i < 200; i++) {
-		uint64_t id = rb_evloop_add_timer(loop, now + 1 + (i * 7919) % 50,
-		    record_timer, (void *)(intptr_t)(100 + i));
+		int64_t at = now + 1 + (i * 7919) % 50;
+		uint64_t id = rb_evloop_add_timer(loop, at, record_timer,
+		    (void *)(intptr_t)(100 + i));
 
 		if (i % 2 == 1 || i > 9)
 			T_ASSERT(rb_evloop_cancel_timer(loop, id));
@@ -102,7 +103,8 @@ test_engine_evloop__timer_cancel(void)
 	T_EQ_INT(order_state.n, 6);
 	T_EQ_INT(order_state.seen[0], 1);
 	for (i = 2; i < 6; i++) {
-		int a = order_state.seen[i - 1] - 100, b = order_state.seen[i] - 100;
+		int a = order_state.seen[i - 1] - 100;
+		int b = order_state.seen[i] - 100;
 
 		T_ASSERT(1 + (a * 7919) % 50 <= 1 + (b * 7919) % 50);
 	}

@@ -791,7 +791,8 @@ test_exec_proc__parallel_100(void)
 		struct rb_proc *p = &procs[i];
 
 		rb_proc_init(p);
-		rb_strvec_push(&p->args, "sleep 0.2; echo $0; exit $(($0 % 7))");
+		rb_strvec_push(&p->args,
+		    "sleep 0.2; echo $0; exit $(($0 % 7))");
 		rb_strvec_pushf(&p->args, "%d", i);
 		p->use_shell = true;
 		rb_strvec_push(&p->env, "PATH=/usr/bin:/bin");

@@ -26,6 +26,7 @@ void test_store_db__not_a_directory(void);
 void test_store_db__damaged_file(void);
 void test_store_db__transactions(void);
 void test_store_db__fork_refused(void);
+void test_store_db__concurrent_first_open(void);
 
 /* Run one statement on a separate raw connection; first column into out. */
 static int
@@ -357,5 +358,60 @@ test_store_db__fork_refused(void)
 	T_EQ_INT(rb_audit_verify(&v, st, NULL), 0);
 	T_EQ_INT(v.problem, RB_AUDIT_OK);
 	T_EQ_INT(v.nrecords, 2);
+	rb_store_free(st);
+}
+
+#define NOPENERS 12
+
+void
+test_store_db__concurrent_first_open(void)
+{
+	struct rb_error err = RB_ERROR_INIT;
+	struct rb_store *st = NULL;
+	struct rb_audit_verdict v;
+	pid_t pids[NOPENERS];
+	char dir[512];
+	int go[2], i, status;
+
+	/*
+	 * Processes racing to create, migrate and append to one fresh
+	 * database: every open and append succeeds, and the appends form one
+	 * unbroken chain.
+	 */
+	snprintf(dir, sizeof(dir), "%s/fresh", rb_test_tmpdir());
+	T_ASSERT(pipe(go) == 0);
+	for (i = 0; i < NOPENERS; i++) {
+		if ((pids[i] = fork()) == 0) {
+			char c;
+			int r;
+
+			close(go[1]);
+			if (read(go[0], &c, 1) < 0)
+				_exit(9);
+			if ((r = rb_store_open(&st, dir, &err)) != 0) {
+				fprintf(stderr, "open: %s\n", err.msg);
+				_exit(1);
+			}
+			r = rb_audit_append(NULL, st, "run.requested", NULL,
+			    NULL, NULL);
+			if (r != 0)
+				fprintf(stderr, "append: %s\n",
+				    rb_store_error(st)->msg);
+			rb_store_free(st);
+			_exit(r == 0 ? 0 : 2);
+		}
+		T_ASSERT(pids[i] > 0);
+	}
+	close(go[0]);
+	close(go[1]);
+	for (i = 0; i < NOPENERS; i++) {
+		T_EQ_INT(waitpid(pids[i], &status, 0), pids[i]);
+		T_ASSERT(WIFEXITED(status));
+		T_EQ_INT(WEXITSTATUS(status), 0);
+	}
+	T_EQ_INT(rb_store_open(&st, dir, &err), 0);
+	T_EQ_INT(rb_audit_verify(&v, st, NULL), 0);
+	T_EQ_INT(v.problem, RB_AUDIT_OK);
+	T_EQ_INT(v.nrecords, NOPENERS);
 	rb_store_free(st);
 }
