@@ -12,7 +12,7 @@ DIR holds the service's state, which the demo (and the runbooks) change:
                           requests fail with 500) or slow (600 ms each)
   DIR/current             symlink to the live release (read per request,
                           so switching it back is a rollback)
-  DIR/cache/bloat         when present, every API request is 400 ms slower
+  DIR/cache/bloat         when present, every API request is 600 ms slower
                           (a bloated cache; POST /cache/flush clears it)
   DIR/maintenance.flag    when present, the API answers 503 (maintenance page)
   DIR/broken-config       when present, the service refuses to start
@@ -20,7 +20,7 @@ DIR holds the service's state, which the demo (and the runbooks) change:
   DIR/notify.log          bodies POSTed to /notify, one per line
 
 Paths: GET /healthz, GET /api/orders, GET /metrics, POST /notify,
-POST /cache/flush. Prints the port it listens on when it accepts
+POST /cache/flush. Prints a line with its PID and port when it accepts
 connections, then serves until SIGTERM.
 """
 import argparse
@@ -101,7 +101,7 @@ class Handler(BaseHTTPRequestHandler):
             st.api_calls += 1
             n = st.api_calls
         if os.path.exists(st.path("cache", "bloat")):
-            time.sleep(0.4)
+            time.sleep(0.6)
         if mode == "slow":
             time.sleep(0.6)
         if mode == "error" and n % 5 in (1, 3):
@@ -170,7 +170,9 @@ def main():
     httpd = ThreadingHTTPServer((args.bind, args.port), Handler)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(
         target=httpd.shutdown, daemon=True).start())
-    print(httpd.server_address[1], flush=True)
+    print("demo-app: pid %d listening on %s:%d, release %s" % (
+        os.getpid(), args.bind, httpd.server_address[1],
+        Handler.state.release()[0]), flush=True)
     httpd.serve_forever()
     return 0
 

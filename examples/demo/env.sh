@@ -64,8 +64,14 @@ demo_pg_runas() {
 	fi
 }
 
-demo_free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# N free TCP ports on 127.0.0.1, one per line.
+demo_free_ports() {
+	"$DEMO_PYTHON" -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in socks))' "$1"
 }
 
 # Wait up to $2 tenths of a second for command $1 to succeed.
@@ -159,11 +165,11 @@ demo_write_scripts() {
 		fi
 		setsid=""
 		command -v setsid >/dev/null 2>&1 && setsid=setsid
-		\$setsid python3 "$DEMO_HOME/app.py" --dir "$dir" --port $port \\
+		\$setsid "$DEMO_PYTHON" "$DEMO_HOME/app.py" --dir "$dir" --port $port \\
 		    >>"$dir/log/app.log" 2>&1 </dev/null &
 		echo \$! >"\$pidfile"
 		i=0
-		until curl -fsS -o /dev/null --max-time 1 http://127.0.0.1:$port/healthz; do
+		until curl -fs -o /dev/null --max-time 1 http://127.0.0.1:$port/healthz; do
 			if ! kill -0 "\$(cat "\$pidfile")" 2>/dev/null || [ \$i -ge 100 ]; then
 				echo "$role: did not come up; last log lines:" >&2
 				tail -n 5 "$dir/log/app.log" >&2
@@ -200,7 +206,7 @@ demo_pg_init() {
 	fi
 	# Local socket connections are trusted (the demo's own setup);
 	# TCP connections need the password, like a real server.
-	$runas "$DEMO_PG_BINDIR/initdb" -D "$DEMO_PG_DATA" -U "$DEMO_PG_USER" \
+	$runas "$DEMO_PG_BINDIR/initdb" --no-sync -D "$DEMO_PG_DATA" -U "$DEMO_PG_USER" \
 	    --pwfile="$pg/pwfile" --auth-local=trust --auth-host=scram-sha-256 \
 	    -E UTF8 --locale=C >"$pg/initdb.log" 2>&1 ||
 		{ cat "$pg/initdb.log" >&2; demo_die "initdb failed"; return 1; }
@@ -247,9 +253,12 @@ demo_env_start() {
 	DEMO_PG_OSUSER=${DEMO_PG_OSUSER:-postgres}
 	DEMO_PG_BINDIR=$(demo_pg_bindir) ||
 		{ demo_die "PostgreSQL server programs not found (apt-get install postgresql, or set DEMO_PG_BIN)"; return 1; }
-	for p in python3 curl psql pg_isready; do
+	# The system Python starts in 50 ms; a version manager's shim can
+	# take a second, and the demo starts Python a few times.
+	DEMO_PYTHON=${DEMO_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
+	for p in "$DEMO_PYTHON" curl psql pg_isready pg_dump; do
 		command -v "$p" >/dev/null 2>&1 ||
-			{ demo_die "'$p' not found (make deps installs it)"; return 1; }
+			{ demo_die "'${p:-python3}' not found (make deps installs it)"; return 1; }
 	done
 	base=${DEMO_TMPDIR:-${TMPDIR:-/tmp}}
 	# The cluster's owner must be able to reach the directory.
@@ -257,14 +266,15 @@ demo_env_start() {
 	DEMO_DIR=$(mktemp -d "$base/runbook-demo.XXXXXX") || return 1
 	chmod 0755 "$DEMO_DIR"
 	DEMO_PG_HOST=127.0.0.1
-	DEMO_PG_PORT=$(demo_free_port)
+	ports=$(demo_free_ports 3) || return 1
+	DEMO_PG_PORT=$(echo "$ports" | sed -n 1p)
 	DEMO_PG_USER=demo
 	DEMO_PG_DB=app
 	DEMO_PG_PASSWORD=demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 	DEMO_PG_DATA=$DEMO_DIR/pg/data
 	DEMO_PG_RESTART=$DEMO_DIR/bin/pg-restart
-	DEMO_APP_PORT=$(demo_free_port)
-	DEMO_CHAT_PORT=$(demo_free_port)
+	DEMO_APP_PORT=$(echo "$ports" | sed -n 2p)
+	DEMO_CHAT_PORT=$(echo "$ports" | sed -n 3p)
 	DEMO_APP_URL=http://127.0.0.1:$DEMO_APP_PORT
 	DEMO_APP_DIR=$DEMO_DIR/app
 	DEMO_APP_LOG=$DEMO_APP_DIR/log/access.log
@@ -284,7 +294,7 @@ demo_env_start() {
 		return 1
 	demo_psql -c "create table orders (id serial primary key, placed timestamptz default now())" \
 	    >/dev/null || return 1
-	demo_say "PostgreSQL $("$DEMO_PG_BINDIR/postgres" -V | sed 's/.* //') on $DEMO_PG_HOST:$DEMO_PG_PORT (pid $(demo_pg_pid)), database '$DEMO_PG_DB', user '$DEMO_PG_USER'"
+	demo_say "PostgreSQL $("$DEMO_PG_BINDIR/postgres" -V | sed 's/^[^0-9]*\([0-9.]*\).*/\1/') on $DEMO_PG_HOST:$DEMO_PG_PORT (pid $(demo_pg_pid)), database '$DEMO_PG_DB', user '$DEMO_PG_USER'"
 	"$DEMO_DIR/bin/app-restart" >/dev/null && "$DEMO_DIR/bin/chat-restart" >/dev/null ||
 		return 1
 	demo_say "web service on $DEMO_APP_URL (pid $(cat "$DEMO_APP_DIR/app.pid")), chat webhook on $DEMO_CHAT_URL"

@@ -103,6 +103,15 @@ enum rb_dry_run {
 	RB_DRY_CHECKS		/* execute read-only steps only */
 };
 
+struct rb_store;
+struct rb_journal_run;
+
+/* What resume does with a step found started but never finished. */
+enum rb_resume_flags {
+	RB_RESUME_RERUN_INFLIGHT = (1 << 0),	/* re-run it anyway */
+	RB_RESUME_FORCE = (1 << 1)		/* the runbook file changed */
+};
+
 struct rb_run_opts {
 	int jobs;			/* parallel steps; 0 = number of CPUs */
 	enum rb_dry_run dry_run;
@@ -115,9 +124,21 @@ struct rb_run_opts {
 	int64_t kill_grace_ms;		/* SIGTERM -> SIGKILL; default 5s */
 	rb_event_fn on_event;
 	void *payload;
+	/*
+	 * The journal and audit log. NULL runs without recording (dry runs);
+	 * otherwise the run takes its lock, and every step boundary is
+	 * journaled and audited, a step's start durably before it runs.
+	 */
+	struct rb_store *store;
+	const char *actor;		/* NULL: $USER@host */
+	const char *plan_digest;	/* recorded with the run, or NULL */
+	/* Resume this journaled run instead of starting a new one. */
+	const struct rb_journal_run *resume;
+	unsigned resume_flags;		/* enum rb_resume_flags */
+	bool force_window;		/* recorded: ran outside its window */
 };
 #define RB_RUN_OPTS_INIT { 0, RB_DRY_NONE, NULL, NULL, "cli", NULL, NULL, \
-	false, 5000, NULL, NULL }
+	false, 5000, NULL, NULL, NULL, NULL, NULL, NULL, 0, false }
 
 struct rb_run_result {
 	enum rb_run_status status;

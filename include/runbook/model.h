@@ -104,7 +104,8 @@ struct rb_step {
 	char **needs;			/* ids as written */
 	size_t nneeds;
 	bool needs_given;		/* false: implicit previous step */
-	size_t *need_idx;		/* resolved indices into the step array */
+	size_t *need_idx;		/* resolved indices into the array the
+					   step is in (steps or on_failure) */
 	size_t nneed_idx;
 
 	struct rb_expr *when;		/* or NULL */
@@ -119,7 +120,13 @@ struct rb_step {
 	struct rb_expect expect;
 	struct rb_step_capture *captures;
 	size_t ncaptures;
-	struct rb_step *rollback;	/* compensation (a run step) or NULL */
+	/*
+	 * Compensation or NULL. A shell string becomes a run step with id
+	 * "<id>.rollback"; a mapping is a step with one of run, check, http,
+	 * tcp, notify, sleep. A rollback has no needs; its fields not written
+	 * keep their defaults (on NULL, timeout 5m).
+	 */
+	struct rb_step *rollback;
 	bool continue_on_error;
 	bool idempotent;
 	bool readonly;			/* a run step safe for --dry-run=checks */
@@ -173,7 +180,7 @@ struct rb_runbook {
 	struct rb_tmpl *lock;		/* NULL = the runbook name */
 	struct rb_step *steps;
 	size_t nsteps;
-	struct rb_step *on_failure;
+	struct rb_step *on_failure;	/* needs resolve among themselves */
 	size_t non_failure;
 	char *path;			/* the file it came from */
 	char digest[65];		/* SHA-256 of the file's bytes */

@@ -153,7 +153,11 @@ typedef void (*rb_proc_done_fn)(struct rb_proc *proc,
     struct rb_proc_result *res, void *payload);
 
 struct rb_proc {
-	/* Set by the caller before rb_proc_start(); read, never changed. */
+	/*
+	 * Set by the caller before rb_proc_start(); not to be changed while
+	 * the process runs. What they point to is needed only during
+	 * rb_proc_start(), except in_data, needed until on_done.
+	 */
 	struct rb_strvec args;	/* program and arguments; see use_shell */
 	struct rb_strvec env;	/* the complete environment, NAME=value */
 	const char *dir;	/* working directory, NULL for runbook's */

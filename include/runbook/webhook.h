@@ -198,7 +198,7 @@ int rb_wh_sig_parse(unsigned char out[RB_WH_MAC_SIZE], const char *value,
 /*
  * Split an Authorization header value "<scheme> <credentials>" whose
  * scheme equals scheme case-insensitively. Returns 0 and points
- * *out_cred/*out_len at the credentials (blanks trimmed), or RB_EINVAL.
+ * out_cred and out_len at the credentials (blanks trimmed), or RB_EINVAL.
  */
 int rb_wh_auth_parse_scheme(const char **out_cred, size_t *out_len,
     const char *value, const char *scheme);

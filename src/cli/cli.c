@@ -21,18 +21,18 @@ const struct cli_cmd cli_cmds[] = {
 	  "[--format text|json|markdown|dot]" },
 	{ "validate", cmd_validate, "Check runbook, inventory and routes files",
 	  "validate FILE|DIR..." },
-	{ "resume", NULL, "Continue a failed or interrupted run",
+	{ "resume", cmd_resume, "Continue a failed or interrupted run",
 	  "resume RUN_ID [--rerun-inflight] [--force] [--output text|json] "
 	  "[--state DIR] [-v]" },
 	{ "approve", NULL, "Approve or reject a paused step and continue",
 	  "approve RUN_ID STEP_ID --by NAME [--reject] [--comment TEXT] "
 	  "[--state DIR]" },
-	{ "runs", NULL, "List recorded runs",
+	{ "runs", cmd_runs, "List recorded runs",
 	  "runs [--limit N] [--runbook NAME] [--status S] [--output text|json] "
 	  "[--state DIR]" },
-	{ "show", NULL, "Show one run, its steps and their output",
+	{ "show", cmd_show, "Show one run, its steps and their output",
 	  "show RUN_ID [--step ID] [--output text|json] [--state DIR]" },
-	{ "audit", NULL, "Verify, export or show the head of the audit log",
+	{ "audit", cmd_audit, "Verify, export or show the head of the audit log",
 	  "audit verify [--head H] | audit export [--since T] "
 	  "[--format jsonl] | audit head [--state DIR]" },
 	{ "serve", NULL, "Receive alert webhooks and start runbooks",

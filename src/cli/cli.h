@@ -46,7 +46,15 @@ int cli_load_runbook(struct rb_runbook **out, const char *name_or_file);
  */
 int cli_load_inventory(struct rb_inventory **out, const char *path);
 
+struct rb_store;
+/* Open state.db of --state DIR (or the default); prints errors. */
+int cli_open_store(struct rb_store **out, const char *state_dir);
+
 int cmd_run(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_list(int argc, char **argv);

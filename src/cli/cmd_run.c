@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "runbook/engine.h"
+#include "runbook/store.h"
 #include "runbook/banned.h"
 
 int
@@ -27,6 +28,7 @@ cmd_run(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "interactive", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -41,7 +43,10 @@ cmd_run(int argc, char **argv)
 	struct rb_run_result res;
 	struct render *rend = NULL;
 	enum render_mode mode = RENDER_AUTO;
-	const char *inv_path = NULL, *digest = NULL;
+	const char *inv_path = NULL, *digest = NULL, *state_dir = NULL;
+	struct rb_store *store = NULL;
+	struct rb_buf dir = RB_BUF_INIT;
+	char actor[RB_STORE_ACTOR_SIZE];
 	bool verbose = false;
 	long long jobs = 0;
 	int c, ex = RB_EXIT_USAGE;
@@ -81,7 +86,10 @@ cmd_run(int argc, char **argv)
 			digest = optarg;
 			break;
 		case 'W':
+			ro.force_window = true;
+			break;
 		case 'y':
+		case 'I':
 			break;
 		case 'o':
 			if (strcmp(optarg, "json") == 0)
@@ -95,7 +103,7 @@ cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'S':
-			setenv("RUNBOOK_STATE_DIR", optarg, 1);
+			state_dir = optarg;
 			break;
 		case 'v':
 			verbose = true;
@@ -146,6 +154,16 @@ cmd_run(int argc, char **argv)
 		ex = RB_EXIT_OK;
 		goto out;
 	}
+	if (rb_store_default_dir(&dir, state_dir, &err) != 0 ||
+	    rb_store_open(&store, dir.buf, &err) != 0) {
+		cli_print_error(&err);
+		ex = RB_EXIT_FAILED;
+		goto out;
+	}
+	rb_store_default_actor(actor, sizeof(actor));
+	ro.store = store;
+	ro.actor = actor;
+	ro.plan_digest = digest;
 	rend = render_new(mode, mode == RENDER_JSON ? stdout : stderr,
 	    verbose);
 	ro.inv = inv;
@@ -157,12 +175,17 @@ cmd_run(int argc, char **argv)
 		cli_print_error(&err);
 		ex = err.code == RB_EREFUSED ? RB_EXIT_REFUSED :
 		    err.code == RB_EINTR ? RB_EXIT_INTERRUPTED : RB_EXIT_FAILED;
+		if (err.code == RB_EIO && res.run_id[0] != '\0')
+			cli_hint("the run is recorded as far as it got: "
+			    "'runbook resume %s' continues it", res.run_id);
 		goto out;
 	}
 	render_summary(rend);
 	ex = rb_run_exit_code(res.status);
 out:
 	render_free(rend);
+	rb_store_free(store);
+	rb_buf_release(&dir);
 	rb_plan_free(plan);
 	rb_params_release(&params);
 	rb_diags_release(&diags);

@@ -15,6 +15,7 @@
 
 #include "engine/engine_int.h"
 #include "runbook/dag.h"
+#include "runbook/journal.h"
 #include "runbook/util.h"
 #include "runbook/banned.h"
 
@@ -118,11 +119,37 @@ tail_of(const char *s, size_t len)
 	return nl != NULL && nl + 1 < s + len ? nl + 1 : p;
 }
 
+bool
+engine_begin_attempt(struct task *t)
+{
+	struct engine *e = t->e;
+	enum rb_event_type type = t->phase == RB_PHASE_ROLLBACK ?
+	    RB_EV_ROLLBACK_STARTED : RB_EV_STEP_STARTED;
+
+	if (record_step(e, type, t) != 0) {
+		/* Not durable, so not started: resume will run it. */
+		t->running = false;
+		t->status = RB_ST_NOT_RUN;
+		task_set_reason(t, "not started: the journal could not record "
+		    "it");
+		if (t->active) {
+			t->active = false;
+			e->nactive--;
+		}
+		return false;
+	}
+	engine_emit(e, type, t);
+	return true;
+}
+
 void
-engine_emit(struct engine *e, enum rb_event_type type, const struct task *t)
+engine_emit(struct engine *e, enum rb_event_type type, struct task *t)
 {
 	struct rb_event ev;
 
+	if (t != NULL && !t->restored && (type == RB_EV_STEP_FINISHED ||
+	    type == RB_EV_ROLLBACK_FINISHED || type == RB_EV_STEP_SKIPPED))
+		record_step(e, type, t);
 	if (e->opts->on_event == NULL)
 		return;
 	memset(&ev, 0, sizeof(ev));
@@ -590,7 +617,7 @@ run_phase(struct engine *e, struct task *tasks, size_t n,
 	marked = xcalloc(n ? n : 1, sizeof(*marked));
 	rb_dag_iter_init(&it, &dag);
 	for (;;) {
-		bool stop = e->interrupted || e->paused ||
+		bool stop = e->interrupted || e->paused || e->record_error ||
 		    (stop_on_failure && e->failing);
 
 		/* Hand finished tasks back to the DAG. */
@@ -606,9 +633,12 @@ run_phase(struct engine *e, struct task *tasks, size_t n,
 		}
 		while (!stop && e->nactive < (size_t)e->jobs &&
 		    rb_dag_iter_next(&it, &i)) {
+			/* Resume: a step the journal says is done stays done. */
+			if (tasks[i].status != RB_ST_PENDING)
+				continue;
 			start_ready(e, &tasks[i]);
 			stop = e->interrupted || e->paused ||
-			    (stop_on_failure && e->failing);
+			    e->record_error || (stop_on_failure && e->failing);
 			if (!tasks[i].active && satisfies(&tasks[i]) &&
 			    !marked[i]) {
 				marked[i] = true;
@@ -630,6 +660,8 @@ run_phase(struct engine *e, struct task *tasks, size_t n,
 		}
 		if (stop)
 			cancel_retries(e);
+		/* Results so far become durable before the loop waits. */
+		record_flush(e);
 		if (rb_evloop_run_once(e->loop, 250) < 0 && !e->interrupted) {
 			rb_error_set(e->err, RB_EIO, "event loop failed");
 			break;
@@ -662,7 +694,8 @@ run_rollbacks(struct engine *e)
 	for (i = 0; i < e->nmain; i++)
 		if (e->main_tasks[i].status == RB_ST_SUCCEEDED &&
 		    e->main_tasks[i].step->rollback != NULL &&
-		    !e->main_tasks[i].not_executed)
+		    !e->main_tasks[i].not_executed &&
+		    !e->main_tasks[i].rolled_back)
 			order[n++] = &e->main_tasks[i];
 	qsort(order, n, sizeof(*order), cmp_seq_desc);
 	e->tasks = rt;
@@ -741,13 +774,16 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 	e.jobs = opts->jobs > 0 ? opts->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (e.jobs < 1)
 		e.jobs = 1;
-	if (opts->run_id != NULL)
+	if (opts->resume != NULL)
+		snprintf(e.run_id, sizeof(e.run_id), "%s", opts->resume->run_id);
+	else if (opts->run_id != NULL)
 		snprintf(e.run_id, sizeof(e.run_id), "%s", opts->run_id);
 	else
 		rb_run_id_new(e.run_id);
 	e.start_ms = rb_now_ms();
 	rb_time_format(e.started_at, sizeof(e.started_at), rb_wall_ms());
 	rb_strvec_init(&e.base_env);
+	rb_strvec_init(&e.secrets);
 	build_base_env(&e);
 	e.scope.rb = rb;
 	e.scope.params = params;
@@ -768,19 +804,45 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 	for (i = 0; i < e.nmain; i++)
 		init_task(&e, &e.main_tasks[i], &e.xsteps[i], i,
 		    RB_PHASE_MAIN);
+	for (i = 0; params != NULL && i < params->n; i++)
+		if (params->v[i].param->secret && params->v[i].value != NULL)
+			rb_strvec_push(&e.secrets, params->v[i].value);
 	snprintf(out->run_id, sizeof(out->run_id), "%s", e.run_id);
+	e.rolling_back = engine_resume_rolling_back(opts->resume);
+	if ((r = engine_restore(&e)) != 0) {
+		out->status = RB_RUN_REFUSED;
+		record_refusal(&e, e.err->msg);
+		goto out;
+	}
+	if ((r = record_run_start(&e)) != 0) {
+		if (r == RB_EREFUSED)
+			out->status = RB_RUN_REFUSED;
+		goto out;
+	}
 	engine_emit(&e, RB_EV_RUN_STARTED, NULL);
 	if (rb->timeout_ms > 0)
 		e.run_timer = rb_evloop_add_timer(e.loop,
 		    e.start_ms + rb->timeout_ms, run_timeout, &e);
 
-	if ((r = run_phase(&e, e.main_tasks, e.nmain, e.xsteps, true)) != 0)
+	for (i = 0; i < e.nmain; i++) {
+		struct task *t = &e.main_tasks[i];
+
+		if (!t->restored)
+			continue;
+		engine_emit(&e, RB_EV_STEP_SKIPPED, t);
+		if (t->status == RB_ST_FAILED)
+			e.failing = true;
+	}
+	if (e.rolling_back)
+		e.failing = true;
+	else if ((r = run_phase(&e, e.main_tasks, e.nmain, e.xsteps,
+	    true)) != 0)
 		goto out;
 	if (e.run_timer != 0)
 		rb_evloop_cancel_timer(e.loop, e.run_timer);
 	e.run_timer = 0;
 
-	if (e.failing && !e.interrupted) {
+	if (e.failing && !e.interrupted && !e.record_error) {
 		run_rollbacks(&e);
 		if (rb->non_failure > 0 && !e.interrupted) {
 			struct task *of = xcalloc(rb->non_failure, sizeof(*of));
@@ -826,6 +888,7 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 		out->status = RB_RUN_PAUSED;
 	else
 		out->status = RB_RUN_SUCCEEDED;
+	record_run_end(&e, out->status);
 	{
 		struct rb_event ev;
 
@@ -841,13 +904,16 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 		if (opts->on_event != NULL)
 			opts->on_event(&ev, opts->payload);
 	}
-	r = 0;
+	r = e.record_error;
 out:
 	for (i = 0; e.main_tasks != NULL && i < e.nmain; i++)
 		task_release(&e.main_tasks[i]);
 	free(e.main_tasks);
 	rb_http_free(e.http);
 	engine_expand_release(&e);
+	if (e.lock != NULL)
+		record_run_end(&e, RB_RUN_INTERRUPTED);
+	rb_strvec_release_secret(&e.secrets);
 	rb_evloop_unwatch_signals(e.loop);
 	rb_evloop_free(e.loop);
 	rb_strvec_release(&e.base_env);

@@ -80,6 +80,9 @@ struct task {
 	struct var *vars;
 	size_t nvars, avars;
 	size_t seq;		/* completion order, for rollbacks */
+	int jattempt;		/* the journal's attempt number */
+	bool restored;		/* resume: the journal's result, not re-run */
+	bool rolled_back;	/* resume: its rollback already succeeded */
 	struct task *parent;	/* ROLLBACK: the step it compensates */
 };
 
@@ -117,9 +120,13 @@ struct engine {
 	bool interrupted;		/* SIGINT/SIGTERM */
 	int nsignals;
 	bool run_timed_out;
+	bool rolling_back;		/* resume: continue the rollbacks */
 	uint64_t run_timer;
 	int64_t last_tick;
 	size_t rollback_failures;
+	struct rb_lock *lock;		/* held for the run's life */
+	int record_error;		/* first journal failure, or 0 */
+	struct rb_strvec secrets;	/* values masked in recorded output */
 };
 
 /* expand.c */
@@ -128,6 +135,18 @@ void engine_expand_release(struct engine *e);
 int engine_sub_start(struct task *t, struct rb_error *err);
 bool engine_frame_skipped(const struct frame *f);
 
+/* record.c */
+int record_run_start(struct engine *e);
+int record_step(struct engine *e, enum rb_event_type type, struct task *t);
+int record_flush(struct engine *e);
+void record_run_end(struct engine *e, enum rb_run_status status);
+void record_mask(const struct engine *e, char *buf, size_t len);
+void record_refusal(struct engine *e, const char *why);
+
+/* resume.c */
+int engine_restore(struct engine *e);
+bool engine_resume_rolling_back(const struct rb_journal_run *run);
+
 /* step.c */
 void task_start_attempt(struct task *t);
 void task_kill(struct task *t, int64_t grace_ms);
@@ -135,7 +154,12 @@ void task_release(struct task *t);
 /* Called by step.c when an attempt ended; engine.c decides what next. */
 void engine_attempt_done(struct task *t, bool ok);
 void engine_emit(struct engine *e, enum rb_event_type type,
-    const struct task *t);
+    struct task *t);
+/*
+ * Announce and journal the start of an attempt; false when the journal
+ * could not record it, in which case the attempt has been abandoned.
+ */
+bool engine_begin_attempt(struct task *t);
 int engine_step_value(struct rb_value *out, const char *step_id,
     const char *const *field, size_t nfield, void *payload);
 void task_set_reason(struct task *t, const char *fmt, ...)

@@ -551,11 +551,16 @@ rb_evloop_watch_signals(struct rb_evloop *loop, const int *signals, size_t nr,
 		    err, RB_EINVAL, "cannot watch %zu signals", nr);
 	for (i = 0; i < nr; i++) {
 		int s = signals[i];
+		size_t j;
 
+		for (j = 0; j < i; j++)
+			if (signals[j] == s)
+				s = 0; /* twice: its saved action would be ours
+					*/
 		if (s <= 0 || s >= NSIG || s == SIGKILL || s == SIGSTOP ||
 		    s == SIGPIPE)
-			return rb_error_set(
-			    err, RB_EINVAL, "cannot watch signal %d", s);
+			return rb_error_set(err, RB_EINVAL,
+			    "cannot watch signal %d", signals[i]);
 	}
 	rb_evloop_unwatch_signals(loop);
 

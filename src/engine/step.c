@@ -321,8 +321,9 @@ start_http(struct task *t)
 	req.insecure = h->insecure;
 	req.on_done = http_done;
 	req.payload = t;
+	if (!engine_begin_attempt(t))
+		goto out;
 	t->running = true;
-	engine_emit(e, RB_EV_STEP_STARTED, t);
 	if (rb_http_start(&t->xfer, http, &req, &err) != 0) {
 		t->running = false;
 		goto fail;
@@ -391,8 +392,9 @@ start_notify(struct task *t)
 	n.timeout_ms = min_timeout(RB_NOTIFY_TIMEOUT_MS, t->step->timeout_ms);
 	n.on_done = notify_done;
 	n.payload = t;
+	if (!engine_begin_attempt(t))
+		goto out;
 	t->running = true;
-	engine_emit(e, RB_EV_STEP_STARTED, t);
 	if (rb_notify_send(&t->xfer, http, &n, &err) != 0) {
 		t->running = false;
 		goto fail;
@@ -452,8 +454,9 @@ start_tcp(struct task *t)
 	req.timeout_ms = min_timeout(RB_TCP_TIMEOUT_MS, t->step->timeout_ms);
 	req.on_done = tcp_done;
 	req.payload = t;
+	if (!engine_begin_attempt(t))
+		goto out;
 	t->running = true;
-	engine_emit(e, RB_EV_STEP_STARTED, t);
 	if (rb_tcp_start(&t->tcp, e->loop, &req, &err) != 0) {
 		t->running = false;
 		goto fail;
@@ -491,6 +494,8 @@ proc_done(struct rb_proc *p, struct rb_proc_result *res, void *payload)
 	t->running = false;
 	t->out = take_capture(&res->out, &t->out_len, &t->out_total);
 	t->err = take_capture(&res->err, &t->err_len, &t->err_total);
+	record_mask(t->e, t->out, t->out_len);
+	record_mask(t->e, t->err, t->err_len);
 	t->exit_code = res->status;
 	if (res->timed_out) {
 		rb_duration_format(d, sizeof(d), t->step->timeout_ms);
@@ -583,9 +588,14 @@ start_command(struct task *t)
 	/* The directory string must live until the child is started. */
 	if (s->workdir != NULL)
 		t->proc.dir = tmp.buf;
+	if (!engine_begin_attempt(t)) {
+		rb_proc_release(&t->proc);
+		rb_buf_release(&tmp);
+		rb_buf_release(&cmd);
+		rb_strvec_release_secret(&secrets);
+		return;
+	}
 	t->running = true;
-	engine_emit(e, t->phase == RB_PHASE_ROLLBACK ? RB_EV_ROLLBACK_STARTED :
-	    RB_EV_STEP_STARTED, t);
 	if (rb_proc_start(&t->proc, e->loop, &err) != 0) {
 		t->running = false;
 		goto fail;
@@ -647,14 +657,18 @@ task_start_attempt(struct task *t)
 		start_tcp(t);
 		return;
 	case RB_ACT_SLEEP:
+		free(t->command);
+		t->command = xstrfmt("sleep %lldms", (long long)s->sleep_ms);
+		if (!engine_begin_attempt(t))
+			return;
 		t->running = true;
-		engine_emit(e, RB_EV_STEP_STARTED, t);
 		t->timer = rb_evloop_add_timer(e->loop,
 		    rb_now_ms() + s->sleep_ms, sleep_done, t);
 		return;
 	case RB_ACT_APPROVE:
 	case RB_ACT_MANUAL:
-		engine_emit(e, RB_EV_STEP_STARTED, t);
+		if (!engine_begin_attempt(t))
+			return;
 		t->status = RB_ST_PAUSED;
 		task_set_reason(t, "waiting for a person: %s",
 		    rb_tmpl_source(s->command));
@@ -662,7 +676,8 @@ task_start_attempt(struct task *t)
 		engine_attempt_done(t, false);
 		return;
 	default:
-		engine_emit(e, RB_EV_STEP_STARTED, t);
+		if (!engine_begin_attempt(t))
+			return;
 		task_set_reason(t, "'%s' steps cannot run in this build yet",
 		    rb_action_name(s->action));
 		engine_attempt_done(t, false);

@@ -49,7 +49,7 @@ rb_step_is_readonly(const struct rb_step *s)
 	case RB_ACT_HTTP:
 		return s->http != NULL && s->http->method != NULL &&
 		    (strcmp(s->http->method, "GET") == 0 ||
-		    strcmp(s->http->method, "HEAD") == 0);
+			strcmp(s->http->method, "HEAD") == 0);
 	case RB_ACT_RUN:
 		return s->readonly;
 	default:
@@ -296,8 +296,8 @@ rb_runbook_param(const struct rb_runbook *rb, const char *name)
 }
 
 int
-rb_param_check(const struct rb_param *p, const char *value,
-    struct rb_error *err)
+rb_param_check(
+    const struct rb_param *p, const char *value, struct rb_error *err)
 {
 	struct rb_buf what = RB_BUF_INIT;
 	size_t i;
@@ -315,10 +315,11 @@ rb_param_check(const struct rb_param *p, const char *value,
 				break;
 		if (i == p->nenums) {
 			for (i = 0; i < p->nenums; i++)
-				rb_buf_addf(&list, "%s%s", i ? ", " : "",
-				    p->enums[i]);
-			r = rb_error_set(err, RB_EINVAL, "%s for param '%s': "
-			    "not one of %s", what.buf, p->name, list.buf);
+				rb_buf_addf(
+				    &list, "%s%s", i ? ", " : "", p->enums[i]);
+			r = rb_error_set(err, RB_EINVAL,
+			    "%s for param '%s': not one of %s", what.buf,
+			    p->name, list.buf);
 			rb_buf_release(&list);
 			goto out;
 		}
@@ -328,10 +329,12 @@ rb_param_check(const struct rb_param *p, const char *value,
 		if (r < 0)
 			goto out;
 		if (r == 0) {
-			r = rb_error_set(err, RB_EINVAL, "%s for param '%s': "
-			    "it does not match '%s'", what.buf, p->name,
-			    p->pattern_src != NULL ? p->pattern_src :
-			    rb_regex_source(p->pattern));
+			r = rb_error_set(err, RB_EINVAL,
+			    "%s for param '%s': it does not match '%s'",
+			    what.buf, p->name,
+			    p->pattern_src != NULL
+				? p->pattern_src
+				: rb_regex_source(p->pattern));
 			goto out;
 		}
 	}
@@ -420,8 +423,8 @@ rb_runbook_find(char **out, const char *name_or_file, struct rb_error *err)
 	for (i = 0; i < dirs.nr && *out == NULL; i++) {
 		rb_buf_addf(&looked, "%s%s", i ? ", " : "", dirs.v[i]);
 		for (j = 0; j < RB_ARRAY_SIZE(exts); j++) {
-			char *path = xstrfmt("%s/%s%s", dirs.v[i],
-			    name_or_file, exts[j]);
+			char *path = xstrfmt(
+			    "%s/%s%s", dirs.v[i], name_or_file, exts[j]);
 
 			if (is_file(path)) {
 				*out = path;
@@ -434,11 +437,11 @@ rb_runbook_find(char **out, const char *name_or_file, struct rb_error *err)
 		r = 0;
 		goto out;
 	}
-	rb_error_set(err, RB_ENOTFOUND, "no runbook named '%s'",
-	    name_or_file);
-	rb_error_hint(err, "looked for %s.yaml and %s.yml in %s (add "
-	    "directories with $RUNBOOK_PATH)", name_or_file, name_or_file,
-	    looked.buf);
+	rb_error_set(err, RB_ENOTFOUND, "no runbook named '%s'", name_or_file);
+	rb_error_hint(err,
+	    "looked for %s.yaml and %s.yml in %s (add "
+	    "directories with $RUNBOOK_PATH)",
+	    name_or_file, name_or_file, looked.buf);
 out:
 	rb_strvec_release(&dirs);
 	rb_buf_release(&looked);
@@ -446,8 +449,8 @@ out:
 }
 
 int
-rb_runbook_find_from(char **out, const char *ref, const char *from,
-    struct rb_error *err)
+rb_runbook_find_from(
+    char **out, const char *ref, const char *from, struct rb_error *err)
 {
 	size_t n = strlen(ref);
 	const char *slash;
@@ -465,8 +468,10 @@ rb_runbook_find_from(char **out, const char *ref, const char *from,
 		path = xstrfmt("%.*s/%s", (int)(slash - from), from, ref);
 	if (!is_file(path)) {
 		rb_error_set(err, RB_ENOTFOUND, "no runbook file '%s'", path);
-		rb_error_hint(err, "there is no file '%s' (a path is relative "
-		    "to the file that names it)", path);
+		rb_error_hint(err,
+		    "there is no file '%s' (a path is relative "
+		    "to the file that names it)",
+		    path);
 		free(path);
 		return RB_ENOTFOUND;
 	}

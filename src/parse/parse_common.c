@@ -122,8 +122,8 @@ parse_map(struct rb_diags *d, const struct rb_node *map, const char *where,
 			*keys[j].value = map->pairs[i].value;
 			continue;
 		}
-		rb_buf_addf(&msg, "unknown key '%s'", parse_q(&qb, k->str,
-		    k->len));
+		rb_buf_addf(
+		    &msg, "unknown key '%s'", parse_q(&qb, k->str, k->len));
 		if (where != NULL)
 			rb_buf_addf(&msg, " in %s", where);
 		if (parse_suggest(&msg, k->str, names, nkeys) != NULL)
@@ -132,8 +132,8 @@ parse_map(struct rb_diags *d, const struct rb_node *map, const char *where,
 			rb_diag_error(d, &k->loc, "%s", msg.buf);
 			rb_buf_reset(&msg);
 			for (j = 0; j < nkeys; j++)
-				rb_buf_addf(&msg, "%s%s", j ? ", " : "",
-				    keys[j].name);
+				rb_buf_addf(
+				    &msg, "%s%s", j ? ", " : "", keys[j].name);
 			rb_diag_hint(d, "valid keys here: %s", msg.buf);
 		}
 		rb_buf_release(&msg);
@@ -146,8 +146,8 @@ parse_map(struct rb_diags *d, const struct rb_node *map, const char *where,
 			rb_diag_error(d, &map->loc, "missing key '%s' in %s",
 			    keys[j].name, where);
 		else
-			rb_diag_error(d, &map->loc, "missing key '%s'",
-			    keys[j].name);
+			rb_diag_error(
+			    d, &map->loc, "missing key '%s'", keys[j].name);
 		nerr++;
 	}
 	free(names);
@@ -209,8 +209,8 @@ parse_want_seq(struct rb_diags *d, const struct rb_node *n, const char *key)
 }
 
 char *
-parse_str(struct rb_diags *d, const struct rb_node *n, const char *key,
-    bool *failed)
+parse_str(
+    struct rb_diags *d, const struct rb_node *n, const char *key, bool *failed)
 {
 	struct qbuf qb;
 
@@ -224,8 +224,7 @@ parse_str(struct rb_diags *d, const struct rb_node *n, const char *key,
 		return NULL;
 	}
 	if (memchr(n->str, '\0', n->len) != NULL) {
-		rb_diag_error(d, &n->loc, "'%s' contains a NUL character",
-		    key);
+		rb_diag_error(d, &n->loc, "'%s' contains a NUL character", key);
 		if (failed != NULL)
 			*failed = true;
 		return NULL;
@@ -234,8 +233,7 @@ parse_str(struct rb_diags *d, const struct rb_node *n, const char *key,
 }
 
 char *
-parse_nonempty_str(struct rb_diags *d, const struct rb_node *n,
-    const char *key)
+parse_nonempty_str(struct rb_diags *d, const struct rb_node *n, const char *key)
 {
 	bool failed = false;
 	char *s = parse_str(d, n, key, &failed);
@@ -262,8 +260,7 @@ scalar_text(struct rb_diags *d, const struct rb_node *n, const char *key,
 	    memchr(n->str, '\0', n->len) == NULL)
 		return n->str;
 	if (n != NULL && n->kind == RB_NODE_SCALAR && !rb_node_is_null(n)) {
-		rb_diag_error(d, &n->loc, "'%s' contains a NUL character",
-		    key);
+		rb_diag_error(d, &n->loc, "'%s' contains a NUL character", key);
 		return NULL;
 	}
 	rb_diag_error(d, n != NULL ? &n->loc : NULL, "'%s' must be %s, not %s",
@@ -272,8 +269,8 @@ scalar_text(struct rb_diags *d, const struct rb_node *n, const char *key,
 }
 
 int
-parse_bool(struct rb_diags *d, const struct rb_node *n, const char *key,
-    bool *out)
+parse_bool(
+    struct rb_diags *d, const struct rb_node *n, const char *key, bool *out)
 {
 	static const char *const yes[] = { "true", "yes", "on" };
 	static const char *const no[] = { "false", "no", "off" };
@@ -306,8 +303,8 @@ parse_int(struct rb_diags *d, const struct rb_node *n, const char *key,
 	const char *s;
 	struct qbuf qb;
 
-	snprintf(what, sizeof(what), "a whole number from %lld to %lld", min,
-	    max);
+	snprintf(
+	    what, sizeof(what), "a whole number from %lld to %lld", min, max);
 	if ((s = scalar_text(d, n, key, what)) == NULL)
 		return -1;
 	if (rb_parse_int(out, s, min, max) != 0) {
@@ -343,8 +340,8 @@ parse_double(struct rb_diags *d, const struct rb_node *n, const char *key,
 }
 
 int
-parse_duration(struct rb_diags *d, const struct rb_node *n, const char *key,
-    int64_t *out)
+parse_duration(
+    struct rb_diags *d, const struct rb_node *n, const char *key, int64_t *out)
 {
 	static const char what[] = "a duration like 30s, 5m or 2h";
 	const char *s;
@@ -357,8 +354,9 @@ parse_duration(struct rb_diags *d, const struct rb_node *n, const char *key,
 		rb_diag_error(d, &n->loc, "'%s' must be %s, not %s", key, what,
 		    parse_describe(&qb, n));
 		if (rb_parse_int(&dummy, s, 0, 1000000000) == 0)
-			rb_diag_hint(d, "add a unit: '%ss' for seconds, '%sm' "
-			    "for minutes", s, s);
+			rb_diag_hint(d,
+			    "add a unit: '%ss' for seconds, '%sm' for minutes",
+			    s, s);
 		return -1;
 	}
 	return 0;
@@ -403,8 +401,10 @@ bad:
 	rb_diag_error(d, &n->loc, "'%s' must be %s, not %s", key, what,
 	    parse_describe(&qb, n));
 	if (n->kind == RB_NODE_SCALAR && *s >= '0' && *s <= '9')
-		rb_diag_hint(d, "units are B, KB, KiB, MB, MiB, GB and GiB; "
-		    "at most %zu bytes", max);
+		rb_diag_hint(d,
+		    "units are B, KB, KiB, MB, MiB, GB and GiB; "
+		    "at most %zu bytes",
+		    max);
 	return -1;
 }
 
@@ -487,10 +487,11 @@ parse_kv_map(struct rb_diags *d, const struct rb_node *n, const char *key,
 
 		if (memchr(k->str, '\0', k->len) != NULL ||
 		    (env_names && !parse_valid_env_name(k->str))) {
-			rb_diag_error(d, &k->loc, "invalid environment "
-			    "variable name '%s' in '%s'",
+			rb_diag_error(d, &k->loc,
+			    "invalid environment variable name '%s' in '%s'",
 			    parse_q(&qb, k->str, k->len), key);
-			rb_diag_hint(d, "use letters, digits and '_', not "
+			rb_diag_hint(d,
+			    "use letters, digits and '_', not "
 			    "starting with a digit");
 			r = -1;
 			continue;
@@ -500,8 +501,8 @@ parse_kv_map(struct rb_diags *d, const struct rb_node *n, const char *key,
 			r = -1;
 			continue;
 		}
-		if (parse_tmpl(d, n->pairs[i].value, k->str,
-		    &kv[nkv].value) != 0) {
+		if (parse_tmpl(d, n->pairs[i].value, k->str, &kv[nkv].value) !=
+		    0) {
 			r = -1;
 			continue;
 		}
@@ -563,15 +564,15 @@ parse_valid_name(const char *s)
 }
 
 const char *
-parse_suggest(struct rb_buf *out, const char *word, const char *const *cands,
-    size_t n)
+parse_suggest(
+    struct rb_buf *out, const char *word, const char *const *cands, size_t n)
 {
 	const char *s = rb_suggest(word, cands, n);
 	struct qbuf qb;
 
 	if (s != NULL)
-		rb_buf_addf(out, " (did you mean '%s'?)",
-		    parse_q(&qb, s, strlen(s)));
+		rb_buf_addf(
+		    out, " (did you mean '%s'?)", parse_q(&qb, s, strlen(s)));
 	return s;
 }
 
@@ -609,8 +610,9 @@ parse_unknown_name(struct rb_diags *d, const struct rb_name_ref *ref,
 			rb_buf_adds(&msg, " (did you mean '");
 			for (i = 0; i < ref->npath; i++)
 				rb_buf_addf(&msg, "%s%s", i ? "." : "",
-				    i == at ? s : parse_q(&qb, ref->path[i],
-				    strlen(ref->path[i])));
+				    i == at ? s
+					    : parse_q(&qb, ref->path[i],
+						  strlen(ref->path[i])));
 			rb_buf_adds(&msg, "'?)");
 		}
 	}
@@ -636,16 +638,18 @@ parse_in_list(const char *s, const char *const *list, size_t n)
 int
 parse_check_alert_ref(struct rb_diags *d, const struct rb_name_ref *ref)
 {
-	static const char *const fields[] = {
-		"status", "labels", "annotations", "fingerprint", "starts_at"
-	};
-	bool map = ref->npath >= 2 && (strcmp(ref->path[1], "labels") == 0 ||
-	    strcmp(ref->path[1], "annotations") == 0);
+	static const char *const fields[] = { "status", "labels", "annotations",
+		"fingerprint", "starts_at" };
+	bool map = ref->npath >= 2 &&
+	    (strcmp(ref->path[1], "labels") == 0 ||
+		strcmp(ref->path[1], "annotations") == 0);
 
-	if (ref->npath < 2 || !parse_in_list(ref->path[1], fields,
-	    RB_ARRAY_SIZE(fields)) || ref->npath != (map ? 3u : 2u))
+	if (ref->npath < 2 ||
+	    !parse_in_list(ref->path[1], fields, RB_ARRAY_SIZE(fields)) ||
+	    ref->npath != (map ? 3u : 2u))
 		return parse_unknown_name(d, ref, fields, RB_ARRAY_SIZE(fields),
-		    1, "an alert has alert.status, alert.labels.NAME, "
+		    1,
+		    "an alert has alert.status, alert.labels.NAME, "
 		    "alert.annotations.NAME, alert.fingerprint and "
 		    "alert.starts_at");
 	return 0;
@@ -683,12 +687,12 @@ list_runbooks(struct rb_strvec *out)
 			size_t n = strlen(de->d_name);
 
 			if (n > 5 && strcmp(de->d_name + n - 5, ".yaml") == 0)
-				rb_strvec_pushf(out, "%.*s", (int)(n - 5),
-				    de->d_name);
+				rb_strvec_pushf(
+				    out, "%.*s", (int)(n - 5), de->d_name);
 			else if (n > 4 &&
 			    strcmp(de->d_name + n - 4, ".yml") == 0)
-				rb_strvec_pushf(out, "%.*s", (int)(n - 4),
-				    de->d_name);
+				rb_strvec_pushf(
+				    out, "%.*s", (int)(n - 4), de->d_name);
 		}
 		closedir(dp);
 	}
@@ -703,12 +707,12 @@ parse_report_missing_runbook(struct rb_diags *d, const struct rb_node *n,
 	struct rb_buf msg = RB_BUF_INIT;
 	struct qbuf qb;
 
-	rb_buf_addf(&msg, "unknown runbook '%s'", parse_q(&qb, ref,
-	    strlen(ref)));
+	rb_buf_addf(
+	    &msg, "unknown runbook '%s'", parse_q(&qb, ref, strlen(ref)));
 	if (!path_like(ref)) {
 		list_runbooks(&names);
-		parse_suggest(&msg, ref, (const char *const *)names.v,
-		    names.nr);
+		parse_suggest(
+		    &msg, ref, (const char *const *)names.v, names.nr);
 	}
 	rb_diag_error(d, &n->loc, "%s", msg.buf);
 	if (err->hint[0] != '\0')

@@ -15,7 +15,7 @@
 #include "runbook/node.h"
 
 /* Largest YAML file accepted, in bytes. */
-#define PARSE_MAX_FILE	(16 * 1024 * 1024)
+#define PARSE_MAX_FILE (16 * 1024 * 1024)
 
 /*
  * Read a whole file (at most PARSE_MAX_FILE bytes) into buf. Returns 0,
@@ -39,13 +39,13 @@ void parse_strerror(char *out, size_t outsz, int errnum);
 /* Mappings */
 
 enum parse_key_flags {
-	PARSE_REQUIRED = (1 << 0)	/* "missing key" when absent */
+	PARSE_REQUIRED = (1 << 0) /* "missing key" when absent */
 };
 
 /* One key a mapping may have; *value receives its node or NULL. */
 struct parse_key {
 	const char *name;
-	unsigned flags;			/* enum parse_key_flags */
+	unsigned flags; /* enum parse_key_flags */
 	const struct rb_node **value;
 };
 
@@ -56,11 +56,11 @@ struct parse_key {
  * the mapping. where names the mapping in messages ("step 'wait-db'"), or
  * is NULL at the top level. Returns the number of errors reported.
  */
-int parse_map(struct rb_diags *d, const struct rb_node *map,
-    const char *where, const struct parse_key *keys, size_t nkeys);
+int parse_map(struct rb_diags *d, const struct rb_node *map, const char *where,
+    const struct parse_key *keys, size_t nkeys);
 /* The key node of key in map, or NULL. */
-const struct rb_node *parse_key_node(const struct rb_node *map,
-    const char *key);
+const struct rb_node *parse_key_node(
+    const struct rb_node *map, const char *key);
 
 /* ------------------------------------------------------------------ */
 /* Typed values. key names the value in messages ("'timeout' must be..."). */
@@ -68,24 +68,24 @@ const struct rb_node *parse_key_node(const struct rb_node *map,
 /* "a list", "a mapping", "empty" or the quoted scalar text. */
 const char *parse_describe(struct qbuf *b, const struct rb_node *n);
 /* Report unless n is a mapping; returns whether it is. */
-bool parse_want_map(struct rb_diags *d, const struct rb_node *n,
-    const char *key);
+bool parse_want_map(
+    struct rb_diags *d, const struct rb_node *n, const char *key);
 /* Report unless n is a list; returns whether it is. */
-bool parse_want_seq(struct rb_diags *d, const struct rb_node *n,
-    const char *key);
+bool parse_want_seq(
+    struct rb_diags *d, const struct rb_node *n, const char *key);
 /*
  * A copy of a scalar's text. A YAML null gives NULL without a report; a
  * list, a mapping or text with a NUL byte gives NULL and a report
  * (*failed set when failed is not NULL).
  */
-char *parse_str(struct rb_diags *d, const struct rb_node *n, const char *key,
-    bool *failed);
+char *parse_str(
+    struct rb_diags *d, const struct rb_node *n, const char *key, bool *failed);
 /* Like parse_str, but null and "" are reported too. */
-char *parse_nonempty_str(struct rb_diags *d, const struct rb_node *n,
-    const char *key);
+char *parse_nonempty_str(
+    struct rb_diags *d, const struct rb_node *n, const char *key);
 /* true/false (also yes/no); 0 or -1. */
-int parse_bool(struct rb_diags *d, const struct rb_node *n, const char *key,
-    bool *out);
+int parse_bool(
+    struct rb_diags *d, const struct rb_node *n, const char *key, bool *out);
 /* A whole number in [min, max]; 0 or -1. */
 int parse_int(struct rb_diags *d, const struct rb_node *n, const char *key,
     long long min, long long max, long long *out);
@@ -93,8 +93,8 @@ int parse_int(struct rb_diags *d, const struct rb_node *n, const char *key,
 int parse_double(struct rb_diags *d, const struct rb_node *n, const char *key,
     double min, double *out);
 /* A duration ("30s", "5m", "1m30s"); 0 or -1. */
-int parse_duration(struct rb_diags *d, const struct rb_node *n,
-    const char *key, int64_t *out);
+int parse_duration(
+    struct rb_diags *d, const struct rb_node *n, const char *key, int64_t *out);
 /* A size ("1MiB", "512KiB", "1000000"), at most max bytes; 0 or -1. */
 int parse_size(struct rb_diags *d, const struct rb_node *n, const char *key,
     size_t max, size_t *out);
@@ -129,8 +129,8 @@ bool parse_valid_name(const char *s);
  * Append " (did you mean 'x'?)" to out when one of cands is close to word.
  * Returns the suggestion or NULL.
  */
-const char *parse_suggest(struct rb_buf *out, const char *word,
-    const char *const *cands, size_t n);
+const char *parse_suggest(
+    struct rb_buf *out, const char *word, const char *const *cands, size_t n);
 /* The dotted form of a name reference ("steps.db.ok") into out. */
 void parse_ref_name(struct rb_buf *out, const struct rb_name_ref *ref);
 /*

@@ -23,20 +23,20 @@ struct defaults {
 /* A group while its members are being expanded. */
 struct gsrc {
 	const struct rb_node *key;
-	const struct rb_node *members;	/* the list, or NULL when invalid */
-	int state;			/* 0 new, 1 expanding, 2 done */
-	struct rb_strvec hosts;		/* expanded member hosts */
+	const struct rb_node *members; /* the list, or NULL when invalid */
+	int state;		       /* 0 new, 1 expanding, 2 done */
+	struct rb_strvec hosts;	       /* expanded member hosts */
 };
 
 struct invp {
 	struct rb_diags *d;
 	struct rb_inventory *inv;
 	struct defaults def;
-	struct gsrc *g;			/* parallel to inv->groups */
+	struct gsrc *g; /* parallel to inv->groups */
 	size_t ng;
-	const char **names;		/* hosts and groups, for suggestions */
+	const char **names; /* hosts and groups, for suggestions */
 	size_t nnames;
-	struct rb_strvec path;		/* groups being expanded, for cycles */
+	struct rb_strvec path; /* groups being expanded, for cycles */
 };
 
 /* [A-Za-z0-9][A-Za-z0-9._-]*: a host or group name. */
@@ -69,14 +69,17 @@ check_name(struct invp *p, const struct rb_node *k, const char *what)
 	if (!valid_host_name(k->str, k->len)) {
 		rb_diag_error(p->d, &k->loc, "invalid %s name '%s'", what,
 		    parse_q(&qb, k->str, k->len));
-		rb_diag_hint(p->d, "use letters, digits, '.', '_' and '-', "
+		rb_diag_hint(p->d,
+		    "use letters, digits, '.', '_' and '-', "
 		    "starting with a letter or digit");
 		return false;
 	}
 	if (strcmp(k->str, "local") == 0) {
 		rb_diag_error(p->d, &k->loc, "'local' is reserved");
-		rb_diag_hint(p->d, "'local' always means this machine; give "
-		    "the %s another name", what);
+		rb_diag_hint(p->d,
+		    "'local' always means this machine; give "
+		    "the %s another name",
+		    what);
 		return false;
 	}
 	return true;
@@ -101,8 +104,8 @@ parse_conn(struct invp *p, const struct rb_node *user,
 	}
 	if (known_hosts != NULL) {
 		free(*out_known_hosts);
-		*out_known_hosts = parse_nonempty_str(p->d, known_hosts,
-		    "known_hosts");
+		*out_known_hosts =
+		    parse_nonempty_str(p->d, known_hosts, "known_hosts");
 	}
 }
 
@@ -111,19 +114,15 @@ parse_defaults(struct invp *p, const struct rb_node *n)
 {
 	enum { D_USER, D_PORT, D_IDENTITY, D_KNOWN_HOSTS, D_N };
 	const struct rb_node *v[D_N];
-	const struct parse_key keys[D_N] = {
-		{ "user", 0, &v[D_USER] },
-		{ "port", 0, &v[D_PORT] },
-		{ "identity", 0, &v[D_IDENTITY] },
-		{ "known_hosts", 0, &v[D_KNOWN_HOSTS] }
-	};
+	const struct parse_key keys[D_N] = { { "user", 0, &v[D_USER] },
+		{ "port", 0, &v[D_PORT] }, { "identity", 0, &v[D_IDENTITY] },
+		{ "known_hosts", 0, &v[D_KNOWN_HOSTS] } };
 
 	if (!parse_want_map(p->d, n, "defaults"))
 		return;
 	parse_map(p->d, n, "'defaults'", keys, D_N);
 	parse_conn(p, v[D_USER], v[D_PORT], v[D_IDENTITY], v[D_KNOWN_HOSTS],
-	    &p->def.user, &p->def.port, &p->def.identity,
-	    &p->def.known_hosts);
+	    &p->def.user, &p->def.port, &p->def.identity, &p->def.known_hosts);
 }
 
 static void
@@ -132,13 +131,10 @@ parse_host(struct invp *p, struct rb_host *h, const struct rb_node *k,
 {
 	enum { H_ADDRESS, H_PORT, H_USER, H_IDENTITY, H_KNOWN_HOSTS, H_N };
 	const struct rb_node *v[H_N];
-	const struct parse_key keys[H_N] = {
-		{ "address", 0, &v[H_ADDRESS] },
-		{ "port", 0, &v[H_PORT] },
-		{ "user", 0, &v[H_USER] },
+	const struct parse_key keys[H_N] = { { "address", 0, &v[H_ADDRESS] },
+		{ "port", 0, &v[H_PORT] }, { "user", 0, &v[H_USER] },
 		{ "identity", 0, &v[H_IDENTITY] },
-		{ "known_hosts", 0, &v[H_KNOWN_HOSTS] }
-	};
+		{ "known_hosts", 0, &v[H_KNOWN_HOSTS] } };
 	const char *env_user = getenv("USER");
 	long long port = p->def.port;
 	char where[160];
@@ -146,32 +142,33 @@ parse_host(struct invp *p, struct rb_host *h, const struct rb_node *k,
 
 	h->name = xstrndup(k->str, k->len);
 	h->loc = k->loc;
-	h->user = p->def.user != NULL ? xstrdup(p->def.user) :
-	    env_user != NULL && *env_user != '\0' ? xstrdup(env_user) : NULL;
-	h->identity = p->def.identity != NULL ? xstrdup(p->def.identity) :
-	    NULL;
-	h->known_hosts = p->def.known_hosts != NULL ?
-	    xstrdup(p->def.known_hosts) : NULL;
+	h->user = p->def.user != NULL		    ? xstrdup(p->def.user)
+	    : env_user != NULL && *env_user != '\0' ? xstrdup(env_user)
+						    : NULL;
+	h->identity = p->def.identity != NULL ? xstrdup(p->def.identity) : NULL;
+	h->known_hosts =
+	    p->def.known_hosts != NULL ? xstrdup(p->def.known_hosts) : NULL;
 	(void)check_name(p, k, "host");
 	if (n->kind == RB_NODE_SCALAR) {
 		/* NAME: ADDRESS, or NAME: with the name as the address. */
 		h->address = parse_str(p->d, n, "address", NULL);
 	} else if (parse_want_map(p->d, n, h->name)) {
-		snprintf(where, sizeof(where), "host '%s'", parse_q(&qb,
-		    k->str, k->len));
+		snprintf(where, sizeof(where), "host '%s'",
+		    parse_q(&qb, k->str, k->len));
 		parse_map(p->d, n, where, keys, H_N);
 		if (v[H_ADDRESS] != NULL)
-			h->address = parse_nonempty_str(p->d, v[H_ADDRESS],
-			    "address");
+			h->address =
+			    parse_nonempty_str(p->d, v[H_ADDRESS], "address");
 		parse_conn(p, v[H_USER], v[H_PORT], v[H_IDENTITY],
 		    v[H_KNOWN_HOSTS], &h->user, &port, &h->identity,
 		    &h->known_hosts);
 	}
 	if (h->address != NULL && strpbrk(h->address, " \t\r\n") != NULL) {
-		rb_diag_error(p->d, &n->loc, "invalid address '%s' for host "
-		    "'%s'", parse_q(&qb, h->address, strlen(h->address)),
-		    h->name);
-		rb_diag_hint(p->d, "an address is a host name or an IP "
+		rb_diag_error(p->d, &n->loc,
+		    "invalid address '%s' for host '%s'",
+		    parse_q(&qb, h->address, strlen(h->address)), h->name);
+		rb_diag_hint(p->d,
+		    "an address is a host name or an IP "
 		    "address, without spaces");
 	}
 	if (h->address == NULL)
@@ -238,14 +235,14 @@ expand_group(struct invp *p, size_t gi)
 					if (strcmp(p->path.v[j], it->str) == 0)
 						break;
 				for (; j < p->path.nr; j++)
-					rb_buf_addf(&msg, "%s -> ",
-					    p->path.v[j]);
+					rb_buf_addf(
+					    &msg, "%s -> ", p->path.v[j]);
 				rb_buf_adds(&msg, it->str);
-				rb_diag_error(p->d, &it->loc, "group cycle: %s",
-				    msg.buf);
-				rb_diag_hint(p->d, "a group cannot contain "
-				    "itself, directly or through other "
-				    "groups");
+				rb_diag_error(
+				    p->d, &it->loc, "group cycle: %s", msg.buf);
+				rb_diag_hint(p->d,
+				    "a group cannot contain "
+				    "itself, directly or through other groups");
 				rb_buf_release(&msg);
 				continue;
 			}
@@ -292,13 +289,15 @@ parse_groups(struct invp *p, const struct rb_node *n)
 		if (!check_name(p, k, "group"))
 			continue;
 		if (rb_inventory_host(inv, g->name) != NULL) {
-			rb_diag_error(p->d, &k->loc, "'%s' is both a host and "
-			    "a group", parse_q(&qb, k->str, k->len));
+			rb_diag_error(p->d, &k->loc,
+			    "'%s' is both a host and a group",
+			    parse_q(&qb, k->str, k->len));
 			rb_diag_hint(p->d, "give the group another name");
 			continue;
 		}
 		if (v->kind != RB_NODE_SEQ) {
-			rb_diag_error(p->d, &v->loc, "group '%s' must be a "
+			rb_diag_error(p->d, &v->loc,
+			    "group '%s' must be a "
 			    "list of host or group names, not %s",
 			    parse_q(&qa, k->str, k->len),
 			    parse_describe(&qb, v));
@@ -308,9 +307,11 @@ parse_groups(struct invp *p, const struct rb_node *n)
 			const struct rb_node *it = v->items[j];
 
 			if (it->kind != RB_NODE_SCALAR || rb_node_is_null(it))
-				rb_diag_error(p->d, &it->loc, "each member of "
+				rb_diag_error(p->d, &it->loc,
+				    "each member of "
 				    "group '%s' must be a host or group name, "
-				    "not %s", g->name, parse_describe(&qb, it));
+				    "not %s",
+				    g->name, parse_describe(&qb, it));
 		}
 		p->g[inv->ngroups - 1].members = v;
 	}
@@ -337,18 +338,16 @@ parse_inventory(struct invp *p, const struct rb_node *root)
 {
 	enum { I_DEFAULTS, I_HOSTS, I_GROUPS, I_N };
 	const struct rb_node *v[I_N];
-	const struct parse_key keys[I_N] = {
-		{ "defaults", 0, &v[I_DEFAULTS] },
-		{ "hosts", 0, &v[I_HOSTS] },
-		{ "groups", 0, &v[I_GROUPS] }
-	};
+	const struct parse_key keys[I_N] = { { "defaults", 0, &v[I_DEFAULTS] },
+		{ "hosts", 0, &v[I_HOSTS] }, { "groups", 0, &v[I_GROUPS] } };
 	struct rb_inventory *inv = p->inv;
 	struct qbuf qb;
 	size_t i;
 
 	if (root->kind != RB_NODE_MAP) {
-		rb_diag_error(p->d, &root->loc, "an inventory must be a "
-		    "mapping, not %s", parse_describe(&qb, root));
+		rb_diag_error(p->d, &root->loc,
+		    "an inventory must be a mapping, not %s",
+		    parse_describe(&qb, root));
 		rb_diag_hint(p->d, "start with 'hosts:' (and 'groups:')");
 		return;
 	}
@@ -411,8 +410,8 @@ out:
 }
 
 int
-rb_inventory_load(struct rb_inventory **out, const char *path,
-    struct rb_diags *diags)
+rb_inventory_load(
+    struct rb_inventory **out, const char *path, struct rb_diags *diags)
 {
 	struct rb_buf buf = RB_BUF_INIT;
 	int r;

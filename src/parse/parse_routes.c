@@ -12,18 +12,18 @@
 #include "parse/parse_int.h"
 #include "runbook/banned.h"
 
-#define DEFAULT_LISTEN		"127.0.0.1:9095"
-#define DEFAULT_MAX_BODY	(1024 * 1024)
-#define MAX_MAX_BODY		((size_t)1024 * 1024 * 1024)
-#define DEFAULT_MAX_RUNS	4
-#define DEFAULT_HMAC_HEADER	"X-Hub-Signature-256"
+#define DEFAULT_LISTEN "127.0.0.1:9095"
+#define DEFAULT_MAX_BODY (1024 * 1024)
+#define MAX_MAX_BODY ((size_t)1024 * 1024 * 1024)
+#define DEFAULT_MAX_RUNS 4
+#define DEFAULT_HMAC_HEADER "X-Hub-Signature-256"
 
 /* A target runbook, loaded once however many routes name it. */
 struct target {
-	char *ref;		/* as written */
-	struct rb_runbook *rb;	/* NULL when missing or invalid */
+	char *ref;	       /* as written */
+	struct rb_runbook *rb; /* NULL when missing or invalid */
 	int status;
-	char *path;		/* where it was found, or NULL */
+	char *path; /* where it was found, or NULL */
 	struct rb_error err;
 };
 
@@ -63,9 +63,11 @@ parse_env_ref(struct rtp *p, const struct rb_node *n, const char *key)
 	struct qbuf qb;
 
 	if (s != NULL && !parse_valid_env_name(s)) {
-		rb_diag_error(p->d, &n->loc, "'%s' must name an environment "
-		    "variable, not %s", key, parse_describe(&qb, n));
-		rb_diag_hint(p->d, "write the variable's name (like "
+		rb_diag_error(p->d, &n->loc,
+		    "'%s' must name an environment variable, not %s", key,
+		    parse_describe(&qb, n));
+		rb_diag_hint(p->d,
+		    "write the variable's name (like "
 		    "RUNBOOK_WEBHOOK_TOKEN), not its value");
 		free(s);
 		return NULL;
@@ -82,10 +84,13 @@ literal_secret(struct rtp *p, const struct rb_node *map, const char *key,
 
 	if (k == NULL)
 		return false;
-	rb_diag_error(p->d, &k->loc, "secrets cannot be written in the routes "
-	    "file: '%s' is not allowed", key);
-	rb_diag_hint(p->d, "put the secret in an environment variable and "
-	    "name the variable with '%s'", env_key);
+	rb_diag_error(p->d, &k->loc,
+	    "secrets cannot be written in the routes file: '%s' is not allowed",
+	    key);
+	rb_diag_hint(p->d,
+	    "put the secret in an environment variable and "
+	    "name the variable with '%s'",
+	    env_key);
 	return true;
 }
 
@@ -125,84 +130,73 @@ static void
 parse_auth(struct rtp *p, const struct rb_node *n)
 {
 	enum { A_BEARER, A_BASIC, A_HMAC, A_GRAFANA, A_N };
-	static const char *const top_forbidden[] = {
-		"token", "bearer_token_env", "bearer_token",
-		"bearer_token_env", "secret", "hmac: {secret_env: NAME}",
-		"password", "basic: {password_env: NAME}"
-	};
-	static const char *const basic_forbidden[] = {
-		"password", "password_env"
-	};
-	static const char *const hmac_forbidden[] = {
-		"secret", "secret_env", "key", "secret_env"
-	};
-	static const char *const grafana_forbidden[] = {
-		"secret", "secret_env", "token", "secret_env"
-	};
+	static const char *const top_forbidden[] = { "token",
+		"bearer_token_env", "bearer_token", "bearer_token_env",
+		"secret", "hmac: {secret_env: NAME}", "password",
+		"basic: {password_env: NAME}" };
+	static const char *const basic_forbidden[] = { "password",
+		"password_env" };
+	static const char *const hmac_forbidden[] = { "secret", "secret_env",
+		"key", "secret_env" };
+	static const char *const grafana_forbidden[] = { "secret", "secret_env",
+		"token", "secret_env" };
 	const struct rb_node *v[A_N];
-	struct parse_key keys[A_N] = {
-		{ "bearer_token_env", 0, &v[A_BEARER] },
-		{ "basic", 0, &v[A_BASIC] },
-		{ "hmac", 0, &v[A_HMAC] },
-		{ "grafana", 0, &v[A_GRAFANA] }
-	};
+	struct parse_key keys[A_N] = { { "bearer_token_env", 0, &v[A_BEARER] },
+		{ "basic", 0, &v[A_BASIC] }, { "hmac", 0, &v[A_HMAC] },
+		{ "grafana", 0, &v[A_GRAFANA] } };
 	struct rb_routes_auth *a = &p->routes->auth;
 
 	memset(v, 0, sizeof(v));
 	parse_auth_map(p, n, "auth", keys, A_N, top_forbidden,
 	    RB_ARRAY_SIZE(top_forbidden));
 	if (v[A_BEARER] != NULL)
-		a->bearer_token_env = parse_env_ref(p, v[A_BEARER],
-		    "bearer_token_env");
+		a->bearer_token_env =
+		    parse_env_ref(p, v[A_BEARER], "bearer_token_env");
 	if (v[A_BASIC] != NULL) {
 		const struct rb_node *u = NULL, *pw = NULL;
-		struct parse_key bk[] = {
-			{ "user_env", PARSE_REQUIRED, &u },
-			{ "password_env", PARSE_REQUIRED, &pw }
-		};
+		struct parse_key bk[] = { { "user_env", PARSE_REQUIRED, &u },
+			{ "password_env", PARSE_REQUIRED, &pw } };
 
 		parse_auth_map(p, v[A_BASIC], "basic", bk, RB_ARRAY_SIZE(bk),
 		    basic_forbidden, RB_ARRAY_SIZE(basic_forbidden));
 		if (u != NULL)
 			a->basic_user_env = parse_env_ref(p, u, "user_env");
 		if (pw != NULL)
-			a->basic_password_env = parse_env_ref(p, pw,
-			    "password_env");
+			a->basic_password_env =
+			    parse_env_ref(p, pw, "password_env");
 	}
 	if (v[A_HMAC] != NULL) {
 		const struct rb_node *sec = NULL, *hdr = NULL;
-		struct parse_key hk[] = {
-			{ "secret_env", PARSE_REQUIRED, &sec },
-			{ "header", 0, &hdr }
-		};
+		struct parse_key hk[] = { { "secret_env", PARSE_REQUIRED,
+					      &sec },
+			{ "header", 0, &hdr } };
 
 		parse_auth_map(p, v[A_HMAC], "hmac", hk, RB_ARRAY_SIZE(hk),
 		    hmac_forbidden, RB_ARRAY_SIZE(hmac_forbidden));
 		if (sec != NULL)
-			a->hmac_secret_env = parse_env_ref(p, sec,
-			    "secret_env");
+			a->hmac_secret_env =
+			    parse_env_ref(p, sec, "secret_env");
 		if (hdr != NULL)
-			a->hmac_header = parse_nonempty_str(p->d, hdr,
-			    "header");
+			a->hmac_header =
+			    parse_nonempty_str(p->d, hdr, "header");
 		if (a->hmac_header == NULL)
 			a->hmac_header = xstrdup(DEFAULT_HMAC_HEADER);
 	}
 	if (v[A_GRAFANA] != NULL) {
 		const struct rb_node *sec = NULL, *ts = NULL;
-		struct parse_key gk[] = {
-			{ "secret_env", PARSE_REQUIRED, &sec },
-			{ "timestamp_header", 0, &ts }
-		};
+		struct parse_key gk[] = { { "secret_env", PARSE_REQUIRED,
+					      &sec },
+			{ "timestamp_header", 0, &ts } };
 
 		parse_auth_map(p, v[A_GRAFANA], "grafana", gk,
 		    RB_ARRAY_SIZE(gk), grafana_forbidden,
 		    RB_ARRAY_SIZE(grafana_forbidden));
 		if (sec != NULL)
-			a->grafana_secret_env = parse_env_ref(p, sec,
-			    "secret_env");
+			a->grafana_secret_env =
+			    parse_env_ref(p, sec, "secret_env");
 		if (ts != NULL)
-			a->grafana_timestamp_header = parse_nonempty_str(p->d,
-			    ts, "timestamp_header");
+			a->grafana_timestamp_header =
+			    parse_nonempty_str(p->d, ts, "timestamp_header");
 	}
 }
 
@@ -211,30 +205,34 @@ parse_auth(struct rtp *p, const struct rb_node *n)
 
 /* Route params may use alert.* only (rb_resolve_fn; payload: rtp). */
 static int
-resolve_route_name(enum rb_type *out, const struct rb_name_ref *ref,
-    void *payload)
+resolve_route_name(
+    enum rb_type *out, const struct rb_name_ref *ref, void *payload)
 {
 	struct rtp *p = payload;
-	static const char *const namespaces[] = {
-		"alert", "params", "env", "steps", "run", "host"
-	};
+	static const char *const namespaces[] = { "alert", "params", "env",
+		"steps", "run", "host" };
 
 	*out = RB_TYPE_STR;
 	if (ref->npath > 0 && strcmp(ref->path[0], "alert") == 0)
 		return parse_check_alert_ref(p->d, ref);
-	if (ref->npath > 0 && parse_in_list(ref->path[0], namespaces,
-	    RB_ARRAY_SIZE(namespaces))) {
+	if (ref->npath > 0 &&
+	    parse_in_list(
+		ref->path[0], namespaces, RB_ARRAY_SIZE(namespaces))) {
 		struct rb_buf name = RB_BUF_INIT;
 
 		parse_ref_name(&name, ref);
-		rb_diag_error(p->d, &ref->loc, "'%s' cannot be used in route "
-		    "params: only alert.* names can", name.buf);
-		rb_diag_hint(p->d, "a route fills the runbook's params from "
+		rb_diag_error(p->d, &ref->loc,
+		    "'%s' cannot be used in route "
+		    "params: only alert.* names can",
+		    name.buf);
+		rb_diag_hint(p->d,
+		    "a route fills the runbook's params from "
 		    "the alert that matched");
 		rb_buf_release(&name);
 		return RB_ENOTFOUND;
 	}
-	return parse_unknown_name(p->d, ref, namespaces, 1, 0, "route params "
+	return parse_unknown_name(p->d, ref, namespaces, 1, 0,
+	    "route params "
 	    "use alert.status, alert.labels.NAME, alert.annotations.NAME, "
 	    "alert.fingerprint and alert.starts_at");
 }
@@ -254,8 +252,8 @@ get_target(struct rtp *p, const char *ref)
 	t = &p->targets[p->ntargets++];
 	memset(t, 0, sizeof(*t));
 	t->ref = xstrdup(ref);
-	t->status = rb_runbook_find_from(&t->path, ref, p->routes->path,
-	    &t->err);
+	t->status =
+	    rb_runbook_find_from(&t->path, ref, p->routes->path, &t->err);
 	if (t->status == 0)
 		t->status = rb_runbook_load(&t->rb, t->path, 0, &scratch);
 	rb_diags_release(&scratch);
@@ -280,8 +278,8 @@ check_route_params(struct rtp *p, const struct rb_route *r,
 	if (t->status != 0 || t->rb == NULL) {
 		rb_diag_error(p->d, &rbnode->loc, "runbook '%s' has errors",
 		    parse_q(&qa, r->runbook, strlen(r->runbook)));
-		rb_diag_hint(p->d, "run 'runbook validate %s' to see them",
-		    t->path);
+		rb_diag_hint(
+		    p->d, "run 'runbook validate %s' to see them", t->path);
 		return;
 	}
 	rb = t->rb;
@@ -317,9 +315,10 @@ check_route_params(struct rtp *p, const struct rb_route *r,
 				break;
 		if (j < r->nparams)
 			continue;
-		rb_diag_error(p->d, &rbnode->loc, "runbook '%s' needs param "
-		    "'%s': map it under 'params' of %s", qa.s,
-		    parse_q(&qb, pa->name, strlen(pa->name)), where);
+		rb_diag_error(p->d, &rbnode->loc,
+		    "runbook '%s' needs param "
+		    "'%s': map it under 'params' of %s",
+		    qa.s, parse_q(&qb, pa->name, strlen(pa->name)), where);
 	}
 	free(names);
 }
@@ -341,9 +340,11 @@ parse_match(struct rtp *p, struct rb_route *r, const struct rb_node *n)
 		char *val;
 
 		if (!parse_valid_env_name(k->str) || strlen(k->str) != k->len) {
-			rb_diag_error(p->d, &k->loc, "invalid label name '%s' "
-			    "in 'match'", parse_q(&qb, k->str, k->len));
-			rb_diag_hint(p->d, "label names use letters, digits "
+			rb_diag_error(p->d, &k->loc,
+			    "invalid label name '%s' in 'match'",
+			    parse_q(&qb, k->str, k->len));
+			rb_diag_hint(p->d,
+			    "label names use letters, digits "
 			    "and '_', not starting with a digit");
 			continue;
 		}
@@ -367,21 +368,25 @@ parse_match(struct rtp *p, struct rb_route *r, const struct rb_node *n)
 }
 
 static void
-parse_route(struct rtp *p, struct rb_route *r, const struct rb_node *n,
-    size_t pos)
+parse_route(
+    struct rtp *p, struct rb_route *r, const struct rb_node *n, size_t pos)
 {
-	enum { R_NAME, R_HOOK, R_MATCH, R_STATUS, R_RUNBOOK, R_PARAMS,
-		R_DEDUP, R_N };
+	enum {
+		R_NAME,
+		R_HOOK,
+		R_MATCH,
+		R_STATUS,
+		R_RUNBOOK,
+		R_PARAMS,
+		R_DEDUP,
+		R_N
+	};
 	const struct rb_node *v[R_N];
-	const struct parse_key keys[R_N] = {
-		{ "name", 0, &v[R_NAME] },
-		{ "hook", 0, &v[R_HOOK] },
-		{ "match", 0, &v[R_MATCH] },
+	const struct parse_key keys[R_N] = { { "name", 0, &v[R_NAME] },
+		{ "hook", 0, &v[R_HOOK] }, { "match", 0, &v[R_MATCH] },
 		{ "status", 0, &v[R_STATUS] },
 		{ "runbook", PARSE_REQUIRED, &v[R_RUNBOOK] },
-		{ "params", 0, &v[R_PARAMS] },
-		{ "dedup", 0, &v[R_DEDUP] }
-	};
+		{ "params", 0, &v[R_PARAMS] }, { "dedup", 0, &v[R_DEDUP] } };
 	char where[160];
 	struct qbuf qb;
 	size_t i;
@@ -389,23 +394,25 @@ parse_route(struct rtp *p, struct rb_route *r, const struct rb_node *n,
 	r->loc = n->loc;
 	r->status = RB_ROUTE_FIRING;
 	if (n->kind != RB_NODE_MAP) {
-		rb_diag_error(p->d, &n->loc, "route %zu must be a mapping, not "
-		    "%s", pos + 1, parse_describe(&qb, n));
+		rb_diag_error(p->d, &n->loc,
+		    "route %zu must be a mapping, not %s", pos + 1,
+		    parse_describe(&qb, n));
 		return;
 	}
 	if ((v[R_NAME] = rb_node_get(n, "name")) != NULL) {
 		r->name = parse_nonempty_str(p->d, v[R_NAME], "name");
 		if (r->name != NULL && !parse_valid_id(r->name)) {
-			rb_diag_error(p->d, &v[R_NAME]->loc, "invalid route "
-			    "name '%s'", parse_q(&qb, r->name,
-			    strlen(r->name)));
-			rb_diag_hint(p->d, "use a-z, 0-9, '_' and '-', "
+			rb_diag_error(p->d, &v[R_NAME]->loc,
+			    "invalid route name '%s'",
+			    parse_q(&qb, r->name, strlen(r->name)));
+			rb_diag_hint(p->d,
+			    "use a-z, 0-9, '_' and '-', "
 			    "starting with a letter or digit");
 		}
 	}
 	if (r->name != NULL)
-		snprintf(where, sizeof(where), "route '%s'", parse_q(&qb,
-		    r->name, strlen(r->name)));
+		snprintf(where, sizeof(where), "route '%s'",
+		    parse_q(&qb, r->name, strlen(r->name)));
 	else
 		snprintf(where, sizeof(where), "route %zu", pos + 1);
 	if (v[R_NAME] == NULL)
@@ -414,10 +421,11 @@ parse_route(struct rtp *p, struct rb_route *r, const struct rb_node *n,
 	if (v[R_HOOK] != NULL) {
 		r->hook = parse_nonempty_str(p->d, v[R_HOOK], "hook");
 		if (r->hook != NULL && !parse_valid_id(r->hook)) {
-			rb_diag_error(p->d, &v[R_HOOK]->loc, "invalid hook "
-			    "name '%s'", parse_q(&qb, r->hook,
-			    strlen(r->hook)));
-			rb_diag_hint(p->d, "it becomes the URL path "
+			rb_diag_error(p->d, &v[R_HOOK]->loc,
+			    "invalid hook name '%s'",
+			    parse_q(&qb, r->hook, strlen(r->hook)));
+			rb_diag_hint(p->d,
+			    "it becomes the URL path "
 			    "/hooks/NAME: use a-z, 0-9, '_' and '-'");
 		}
 	}
@@ -433,8 +441,8 @@ parse_route(struct rtp *p, struct rb_route *r, const struct rb_node *n,
 		else if (st != NULL && strcmp(st, "any") == 0)
 			r->status = RB_ROUTE_ANY;
 		else if (st != NULL)
-			rb_diag_error(p->d, &v[R_STATUS]->loc, "'status' must "
-			    "be firing, resolved or any, not %s",
+			rb_diag_error(p->d, &v[R_STATUS]->loc,
+			    "'status' must be firing, resolved or any, not %s",
 			    parse_describe(&qb, v[R_STATUS]));
 		free(st);
 	}
@@ -444,8 +452,8 @@ parse_route(struct rtp *p, struct rb_route *r, const struct rb_node *n,
 		(void)parse_kv_map(p->d, v[R_PARAMS], "params", false,
 		    &r->params, &r->nparams);
 		for (i = 0; i < r->nparams; i++)
-			(void)rb_tmpl_check(r->params[i].value,
-			    resolve_route_name, p, p->d);
+			(void)rb_tmpl_check(
+			    r->params[i].value, resolve_route_name, p, p->d);
 	}
 	if (v[R_DEDUP] != NULL)
 		(void)parse_duration(p->d, v[R_DEDUP], "dedup", &r->dedup_ms);
@@ -462,8 +470,8 @@ parse_route_list(struct rtp *p, const struct rb_node *n)
 	if (!parse_want_seq(p->d, n, "routes"))
 		return;
 	if (n->nitems == 0) {
-		rb_diag_warn(p->d, &n->loc, "'routes' is empty: no alert will "
-		    "start a runbook");
+		rb_diag_warn(p->d, &n->loc,
+		    "'routes' is empty: no alert will start a runbook");
 		return;
 	}
 	rt->routes = xcalloc(n->nitems, sizeof(*rt->routes));
@@ -496,22 +504,20 @@ parse_routes(struct rtp *p, const struct rb_node *root)
 {
 	enum { T_LISTEN, T_AUTH, T_MAX_BODY, T_MAX_RUNS, T_ROUTES, T_N };
 	const struct rb_node *v[T_N];
-	const struct parse_key keys[T_N] = {
-		{ "listen", 0, &v[T_LISTEN] },
-		{ "auth", 0, &v[T_AUTH] },
-		{ "max_body", 0, &v[T_MAX_BODY] },
+	const struct parse_key keys[T_N] = { { "listen", 0, &v[T_LISTEN] },
+		{ "auth", 0, &v[T_AUTH] }, { "max_body", 0, &v[T_MAX_BODY] },
 		{ "max_runs", 0, &v[T_MAX_RUNS] },
-		{ "routes", PARSE_REQUIRED, &v[T_ROUTES] }
-	};
+		{ "routes", PARSE_REQUIRED, &v[T_ROUTES] } };
 	struct rb_routes *rt = p->routes;
 	struct qbuf qb;
 	long long n;
 
 	if (root->kind != RB_NODE_MAP) {
-		rb_diag_error(p->d, &root->loc, "a routes file must be a "
-		    "mapping, not %s", parse_describe(&qb, root));
-		rb_diag_hint(p->d, "start with 'listen:', 'auth:' and "
-		    "'routes:'");
+		rb_diag_error(p->d, &root->loc,
+		    "a routes file must be a mapping, not %s",
+		    parse_describe(&qb, root));
+		rb_diag_hint(
+		    p->d, "start with 'listen:', 'auth:' and 'routes:'");
 		return;
 	}
 	parse_map(p->d, root, NULL, keys, T_N);
@@ -519,7 +525,8 @@ parse_routes(struct rtp *p, const struct rb_node *root)
 		char *l = parse_nonempty_str(p->d, v[T_LISTEN], "listen");
 
 		if (l != NULL && !listen_ok(l)) {
-			rb_diag_error(p->d, &v[T_LISTEN]->loc, "'listen' must "
+			rb_diag_error(p->d, &v[T_LISTEN]->loc,
+			    "'listen' must "
 			    "be HOST:PORT like 127.0.0.1:9095, not %s",
 			    parse_describe(&qb, v[T_LISTEN]));
 			free(l);
@@ -533,16 +540,19 @@ parse_routes(struct rtp *p, const struct rb_node *root)
 	if (v[T_AUTH] != NULL)
 		parse_auth(p, v[T_AUTH]);
 	else {
-		rb_diag_warn(p->d, &root->loc, "no 'auth': anyone who can "
+		rb_diag_warn(p->d, &root->loc,
+		    "no 'auth': anyone who can "
 		    "reach the listener can start runbooks");
-		rb_diag_hint(p->d, "add 'auth: {bearer_token_env: NAME}' or "
+		rb_diag_hint(p->d,
+		    "add 'auth: {bearer_token_env: NAME}' or "
 		    "an hmac or grafana signature");
 	}
 	if (v[T_MAX_BODY] != NULL &&
 	    parse_size(p->d, v[T_MAX_BODY], "max_body", MAX_MAX_BODY,
-	    &rt->max_body) == 0 && rt->max_body == 0) {
-		rb_diag_error(p->d, &v[T_MAX_BODY]->loc, "'max_body' must be "
-		    "more than 0 bytes");
+		&rt->max_body) == 0 &&
+	    rt->max_body == 0) {
+		rb_diag_error(p->d, &v[T_MAX_BODY]->loc,
+		    "'max_body' must be more than 0 bytes");
 		rt->max_body = DEFAULT_MAX_BODY;
 	}
 	if (v[T_MAX_RUNS] != NULL &&
@@ -553,8 +563,8 @@ parse_routes(struct rtp *p, const struct rb_node *root)
 }
 
 int
-rb_routes_load_buf(struct rb_routes **out, const char *name,
-    const char *data, size_t len, struct rb_diags *diags)
+rb_routes_load_buf(struct rb_routes **out, const char *name, const char *data,
+    size_t len, struct rb_diags *diags)
 {
 	struct rb_yaml_doc *doc = NULL;
 	struct rb_routes *rt = NULL;
@@ -600,8 +610,7 @@ out:
 }
 
 int
-rb_routes_load(struct rb_routes **out, const char *path,
-    struct rb_diags *diags)
+rb_routes_load(struct rb_routes **out, const char *path, struct rb_diags *diags)
 {
 	struct rb_buf buf = RB_BUF_INIT;
 	int r;

@@ -26,34 +26,30 @@
 #include "parse/parse_int.h"
 #include "runbook/banned.h"
 
-#define NONE		((size_t)-1)
+#define NONE ((size_t)-1)
 /* Deepest chain of runbooks calling runbooks. */
-#define MAX_NESTING	32
+#define MAX_NESTING 32
 /* Default per-attempt timeout of a step (SPEC 2.2). */
-#define DEFAULT_STEP_TIMEOUT_MS	(5 * 60 * 1000)
-#define DEFAULT_HTTP_TIMEOUT_MS	(10 * 1000)
+#define DEFAULT_STEP_TIMEOUT_MS (5 * 60 * 1000)
+#define DEFAULT_HTTP_TIMEOUT_MS (10 * 1000)
 /* Sizes of "step 'x'" and "'http' of step 'x'" in messages. */
-#define WHERE_SZ	160
-#define SUBWHERE_SZ	(WHERE_SZ + 32)
+#define WHERE_SZ 160
+#define SUBWHERE_SZ (WHERE_SZ + 32)
 
-enum step_kind {
-	STEP_MAIN,
-	STEP_ON_FAILURE,
-	STEP_ROLLBACK
-};
+enum step_kind { STEP_MAIN, STEP_ON_FAILURE, STEP_ROLLBACK };
 
 /* Parse-time facts about one step that the model does not keep. */
 struct step_aux {
-	const struct rb_node *node;	/* the step mapping, or NULL */
-	const struct rb_node *needs;	/* the `needs` value, or NULL */
-	const struct rb_node *runbook;	/* the `runbook` value, or NULL */
+	const struct rb_node *node;    /* the step mapping, or NULL */
+	const struct rb_node *needs;   /* the `needs` value, or NULL */
+	const struct rb_node *runbook; /* the `runbook` value, or NULL */
 };
 
 /* One step id, for duplicate checks and lookups. */
 struct id_ent {
 	const char *id;
-	size_t idx;		/* in rb->steps or rb->on_failure */
-	bool fail;		/* an on_failure step */
+	size_t idx; /* in rb->steps or rb->on_failure */
+	bool fail;  /* an on_failure step */
 	struct rb_loc loc;
 };
 
@@ -61,9 +57,9 @@ struct id_ent {
 struct rbp {
 	struct rb_diags *d;
 	struct rb_runbook *rb;
-	struct step_aux *aux;	/* parallel to rb->steps */
-	struct step_aux *faux;	/* parallel to rb->on_failure */
-	struct id_ent *ids;	/* every step id, sorted by id then position */
+	struct step_aux *aux;  /* parallel to rb->steps */
+	struct step_aux *faux; /* parallel to rb->on_failure */
+	struct id_ent *ids;    /* every step id, sorted by id then position */
 	size_t nids;
 	/* Name checks: the ancestors of one step, computed on demand. */
 	unsigned char *anc;
@@ -77,66 +73,86 @@ struct rbp {
 /* What a name in a template or expression is checked against. */
 struct chk {
 	struct rbp *p;
-	size_t idx;		/* the step, or NONE at the runbook level */
-	bool fail;		/* the step is an on_failure step */
-	bool self_ok;		/* until / rollback: the step's own result */
-	bool shell;		/* the text goes to /bin/sh */
+	size_t idx;   /* the step, or NONE at the runbook level */
+	bool fail;    /* the step is an on_failure step */
+	bool self_ok; /* until / rollback: the step's own result */
+	bool shell;   /* the text goes to /bin/sh */
 };
 
 /* Runbooks being loaded (for cycles) and those already loaded. */
 struct load_frame {
-	char *real;		/* canonical path */
-	char *name;		/* runbook name, for cycle messages */
-	struct rb_loc call;	/* the step calling the next frame's file */
+	char *real;	    /* canonical path */
+	char *name;	    /* runbook name, for cycle messages */
+	struct rb_loc call; /* the step calling the next frame's file */
 };
 
 struct loaded {
 	char *real;
 	char *path;
-	struct rb_runbook *rb;	/* NULL when it did not load */
+	struct rb_runbook *rb; /* NULL when it did not load */
 	int status;
 };
 
 struct load_ctx {
-	struct rb_diags *root;	/* diagnostics of the top-level file */
+	struct rb_diags *root; /* diagnostics of the top-level file */
 	struct load_frame *stack;
 	size_t depth, salloc;
 	struct loaded *done;
 	size_t ndone, dalloc;
 };
 
-static int load_buf(struct rb_runbook **out, const char *name,
-    const char *data, size_t len, unsigned flags, struct rb_diags *diags,
-    struct load_ctx *ctx);
+static int load_buf(struct rb_runbook **out, const char *name, const char *data,
+    size_t len, unsigned flags, struct rb_diags *diags, struct load_ctx *ctx);
 
 /* ------------------------------------------------------------------ */
 /* Step keys */
 
-static const char *const step_keys[] = {
-	"id", "name", "needs", "when", "until", "on", "batch", "max_fail",
-	"timeout", "retries", "expect", "capture", "rollback",
-	"continue_on_error", "idempotent", "readonly", "env", "workdir",
-	"with",
+static const char *const step_keys[] = { "id", "name", "needs", "when", "until",
+	"on", "batch", "max_fail", "timeout", "retries", "expect", "capture",
+	"rollback", "continue_on_error", "idempotent", "readonly", "env",
+	"workdir", "with",
 	/* actions, in the order messages list them */
-	"run", "check", "http", "tcp", "sleep", "approve", "notify",
-	"runbook", "manual"
-};
+	"run", "check", "http", "tcp", "sleep", "approve", "notify", "runbook",
+	"manual" };
 
 enum {
-	K_ID, K_NAME, K_NEEDS, K_WHEN, K_UNTIL, K_ON, K_BATCH, K_MAX_FAIL,
-	K_TIMEOUT, K_RETRIES, K_EXPECT, K_CAPTURE, K_ROLLBACK,
-	K_CONTINUE, K_IDEMPOTENT, K_READONLY, K_ENV, K_WORKDIR, K_WITH,
-	K_RUN, K_CHECK, K_HTTP, K_TCP, K_SLEEP, K_APPROVE, K_NOTIFY,
-	K_RUNBOOK, K_MANUAL,
+	K_ID,
+	K_NAME,
+	K_NEEDS,
+	K_WHEN,
+	K_UNTIL,
+	K_ON,
+	K_BATCH,
+	K_MAX_FAIL,
+	K_TIMEOUT,
+	K_RETRIES,
+	K_EXPECT,
+	K_CAPTURE,
+	K_ROLLBACK,
+	K_CONTINUE,
+	K_IDEMPOTENT,
+	K_READONLY,
+	K_ENV,
+	K_WORKDIR,
+	K_WITH,
+	K_RUN,
+	K_CHECK,
+	K_HTTP,
+	K_TCP,
+	K_SLEEP,
+	K_APPROVE,
+	K_NOTIFY,
+	K_RUNBOOK,
+	K_MANUAL,
 	K_NKEYS
 };
 
-static const enum rb_action key_actions[] = {
-	RB_ACT_RUN, RB_ACT_CHECK, RB_ACT_HTTP, RB_ACT_TCP, RB_ACT_SLEEP,
-	RB_ACT_APPROVE, RB_ACT_NOTIFY, RB_ACT_RUNBOOK, RB_ACT_MANUAL
-};
+static const enum rb_action key_actions[] = { RB_ACT_RUN, RB_ACT_CHECK,
+	RB_ACT_HTTP, RB_ACT_TCP, RB_ACT_SLEEP, RB_ACT_APPROVE, RB_ACT_NOTIFY,
+	RB_ACT_RUNBOOK, RB_ACT_MANUAL };
 
-#define ACTION_LIST "run, check, http, tcp, sleep, approve, notify, " \
+#define ACTION_LIST                                                            \
+	"run, check, http, tcp, sleep, approve, notify, "                      \
 	"runbook, manual"
 #define ROLLBACK_ACTION_LIST "run, check, http, tcp, notify or sleep"
 
@@ -186,9 +202,10 @@ parse_count_or_pct(struct rbp *p, const struct rb_node *n, const char *key,
 			*pct = true;
 			return;
 		}
-		rb_diag_error(p->d, &n->loc, "'%s' must be a number or a "
-		    "percentage from %lld%% to 100%%, not %s", key, min,
-		    parse_describe(&qb, n));
+		rb_diag_error(p->d, &n->loc,
+		    "'%s' must be a number or a "
+		    "percentage from %lld%% to 100%%, not %s",
+		    key, min, parse_describe(&qb, n));
 		return;
 	}
 	if (n->kind == RB_NODE_SCALAR && !rb_node_is_null(n) &&
@@ -197,9 +214,10 @@ parse_count_or_pct(struct rbp *p, const struct rb_node *n, const char *key,
 		*pct = false;
 		return;
 	}
-	rb_diag_error(p->d, &n->loc, "'%s' must be a whole number of at least "
-	    "%lld or a percentage like 25%%, not %s", key, min,
-	    parse_describe(&qb, n));
+	rb_diag_error(p->d, &n->loc,
+	    "'%s' must be a whole number of at least "
+	    "%lld or a percentage like 25%%, not %s",
+	    key, min, parse_describe(&qb, n));
 }
 
 /* An int or a list of ints in [min, max] into a new array. */
@@ -219,8 +237,8 @@ parse_int_list(struct rbp *p, const struct rb_node *n, const char *key,
 		return;
 	}
 	if (n->nitems == 0) {
-		rb_diag_error(p->d, &n->loc, "'%s' must not be an empty list",
-		    key);
+		rb_diag_error(
+		    p->d, &n->loc, "'%s' must not be an empty list", key);
 		return;
 	}
 	*out = xcalloc(n->nitems, sizeof(**out));
@@ -255,8 +273,8 @@ header_name_ok(const char *s)
 }
 
 static void
-parse_headers(struct rbp *p, const struct rb_node *n, struct rb_kv **out,
-    size_t *nout)
+parse_headers(
+    struct rbp *p, const struct rb_node *n, struct rb_kv **out, size_t *nout)
 {
 	size_t i;
 
@@ -265,9 +283,9 @@ parse_headers(struct rbp *p, const struct rb_node *n, struct rb_kv **out,
 		struct qbuf qb;
 
 		if (!header_name_ok((*out)[i].key))
-			rb_diag_error(p->d, &(*out)[i].loc, "invalid HTTP "
-			    "header name '%s'", parse_q(&qb, (*out)[i].key,
-			    strlen((*out)[i].key)));
+			rb_diag_error(p->d, &(*out)[i].loc,
+			    "invalid HTTP header name '%s'",
+			    parse_q(&qb, (*out)[i].key, strlen((*out)[i].key)));
 	}
 }
 
@@ -278,19 +296,25 @@ static void
 parse_http(struct rbp *p, struct rb_step *s, const struct rb_node *n,
     const char *where)
 {
-	enum { H_URL, H_METHOD, H_HEADERS, H_BODY, H_STATUS, H_MATCH,
-		H_TIMEOUT, H_INSECURE, H_N };
+	enum {
+		H_URL,
+		H_METHOD,
+		H_HEADERS,
+		H_BODY,
+		H_STATUS,
+		H_MATCH,
+		H_TIMEOUT,
+		H_INSECURE,
+		H_N
+	};
 	const struct rb_node *v[H_N];
-	const struct parse_key keys[H_N] = {
-		{ "url", PARSE_REQUIRED, &v[H_URL] },
-		{ "method", 0, &v[H_METHOD] },
-		{ "headers", 0, &v[H_HEADERS] },
-		{ "body", 0, &v[H_BODY] },
-		{ "status", 0, &v[H_STATUS] },
+	const struct parse_key keys[H_N] = { { "url", PARSE_REQUIRED,
+						 &v[H_URL] },
+		{ "method", 0, &v[H_METHOD] }, { "headers", 0, &v[H_HEADERS] },
+		{ "body", 0, &v[H_BODY] }, { "status", 0, &v[H_STATUS] },
 		{ "body_match", 0, &v[H_MATCH] },
 		{ "timeout", 0, &v[H_TIMEOUT] },
-		{ "insecure", 0, &v[H_INSECURE] }
-	};
+		{ "insecure", 0, &v[H_INSECURE] } };
 	struct rb_http_spec *h;
 	char w[SUBWHERE_SZ];
 	size_t i;
@@ -322,7 +346,8 @@ parse_http(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 		if (m != NULL && !ok) {
 			struct qbuf qb;
 
-			rb_diag_error(p->d, &v[H_METHOD]->loc, "'method' must "
+			rb_diag_error(p->d, &v[H_METHOD]->loc,
+			    "'method' must "
 			    "be an HTTP method like GET or POST, not %s",
 			    parse_describe(&qb, v[H_METHOD]));
 		}
@@ -340,13 +365,14 @@ parse_http(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 		parse_int_list(p, v[H_STATUS], "status", 100, 599, &h->status,
 		    &h->nstatus);
 	if (v[H_MATCH] != NULL)
-		(void)parse_regex(p->d, v[H_MATCH], "body_match", true,
-		    &h->body_match);
+		(void)parse_regex(
+		    p->d, v[H_MATCH], "body_match", true, &h->body_match);
 	if (v[H_TIMEOUT] != NULL &&
-	    parse_duration(p->d, v[H_TIMEOUT], "timeout", &h->timeout_ms) == 0
-	    && h->timeout_ms == 0) {
-		rb_diag_error(p->d, &v[H_TIMEOUT]->loc, "'timeout' must be "
-		    "more than 0s");
+	    parse_duration(p->d, v[H_TIMEOUT], "timeout", &h->timeout_ms) ==
+		0 &&
+	    h->timeout_ms == 0) {
+		rb_diag_error(
+		    p->d, &v[H_TIMEOUT]->loc, "'timeout' must be more than 0s");
 		h->timeout_ms = DEFAULT_HTTP_TIMEOUT_MS;
 	}
 	if (v[H_INSECURE] != NULL)
@@ -360,10 +386,8 @@ parse_notify(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 	enum { N_URL, N_TEXT, N_BODY, N_HEADERS, N_N };
 	const struct rb_node *v[N_N];
 	const struct parse_key keys[N_N] = {
-		{ "url", PARSE_REQUIRED, &v[N_URL] },
-		{ "text", 0, &v[N_TEXT] },
-		{ "body", 0, &v[N_BODY] },
-		{ "headers", 0, &v[N_HEADERS] }
+		{ "url", PARSE_REQUIRED, &v[N_URL] }, { "text", 0, &v[N_TEXT] },
+		{ "body", 0, &v[N_BODY] }, { "headers", 0, &v[N_HEADERS] }
 	};
 	struct rb_notify_spec *ns;
 	char w[SUBWHERE_SZ];
@@ -378,11 +402,13 @@ parse_notify(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 	if (v[N_TEXT] != NULL && v[N_BODY] != NULL) {
 		rb_diag_error(p->d, &parse_key_node(n, "body")->loc,
 		    "'notify' takes 'text' or 'body', not both");
-		rb_diag_hint(p->d, "'text' sends Slack-style {\"text\": ...}; "
+		rb_diag_hint(p->d,
+		    "'text' sends Slack-style {\"text\": ...}; "
 		    "'body' sends the body exactly as written");
 	} else if (v[N_TEXT] == NULL && v[N_BODY] == NULL) {
-		rb_diag_error(p->d, &n->loc, "'notify' of %s has no message: "
-		    "add 'text' or 'body'", where);
+		rb_diag_error(p->d, &n->loc,
+		    "'notify' of %s has no message: add 'text' or 'body'",
+		    where);
 	}
 	if (v[N_TEXT] != NULL)
 		parse_nonempty_tmpl(p, v[N_TEXT], "text", &ns->text);
@@ -408,14 +434,12 @@ parse_tcp(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 	    rb_parse_int(&port, colon + 1, 1, 65535) != 0) {
 		rb_diag_error(p->d, &n->loc, "'tcp' must be host:port, not %s",
 		    parse_describe(&qb, n));
-		rb_diag_hint(p->d, "for example 'db1:5432' or "
-		    "'[::1]:5432'");
+		rb_diag_hint(p->d, "for example 'db1:5432' or '[::1]:5432'");
 	}
 }
 
 static void
-parse_runbook_action(struct rbp *p, struct rb_step *s,
-    const struct rb_node *n)
+parse_runbook_action(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 {
 	struct qbuf qb;
 	char *ref = parse_nonempty_str(p->d, n, "runbook");
@@ -429,7 +453,8 @@ parse_runbook_action(struct rbp *p, struct rb_step *s,
 	    !(len > 4 && strcmp(ref + len - 4, ".yml") == 0)) {
 		rb_diag_error(p->d, &n->loc, "invalid runbook name '%s'",
 		    parse_q(&qb, ref, len));
-		rb_diag_hint(p->d, "use a runbook's name (a-z, 0-9, '_', "
+		rb_diag_hint(p->d,
+		    "use a runbook's name (a-z, 0-9, '_', "
 		    "'-') or a path to its file");
 	}
 	s->sub_runbook = ref;
@@ -452,10 +477,12 @@ parse_needs(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 		return;
 	}
 	if (n->kind != RB_NODE_SEQ) {
-		rb_diag_error(p->d, &n->loc, "'needs' must be a list of step "
-		    "ids, not %s", parse_describe(&qb, n));
+		rb_diag_error(p->d, &n->loc,
+		    "'needs' must be a list of step ids, not %s",
+		    parse_describe(&qb, n));
 		if (rb_node_is_null(n))
-			rb_diag_hint(p->d, "write 'needs: []' to make this "
+			rb_diag_hint(p->d,
+			    "write 'needs: []' to make this "
 			    "step a root that waits for nothing");
 		return;
 	}
@@ -465,8 +492,8 @@ parse_needs(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 		char *id;
 
 		if (it->kind != RB_NODE_SCALAR || rb_node_is_null(it)) {
-			rb_diag_error(p->d, &it->loc, "each item of 'needs' "
-			    "must be a step id, not %s",
+			rb_diag_error(p->d, &it->loc,
+			    "each item of 'needs' must be a step id, not %s",
 			    parse_describe(&qb, it));
 			continue;
 		}
@@ -481,11 +508,9 @@ parse_retries(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 {
 	enum { R_COUNT, R_DELAY, R_BACKOFF, R_N };
 	const struct rb_node *v[R_N];
-	const struct parse_key keys[R_N] = {
-		{ "count", PARSE_REQUIRED, &v[R_COUNT] },
-		{ "delay", 0, &v[R_DELAY] },
-		{ "backoff", 0, &v[R_BACKOFF] }
-	};
+	const struct parse_key keys[R_N] = { { "count", PARSE_REQUIRED,
+						 &v[R_COUNT] },
+		{ "delay", 0, &v[R_DELAY] }, { "backoff", 0, &v[R_BACKOFF] } };
 	char w[SUBWHERE_SZ];
 	long long count;
 
@@ -498,9 +523,11 @@ parse_retries(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 		{
 			struct qbuf qb;
 
-			rb_diag_error(p->d, &n->loc, "'retries' must be a "
+			rb_diag_error(p->d, &n->loc,
+			    "'retries' must be a "
 			    "whole number from 0 to 1000 or {count, delay, "
-			    "backoff}, not %s", parse_describe(&qb, n));
+			    "backoff}, not %s",
+			    parse_describe(&qb, n));
 		}
 		return;
 	}
@@ -510,11 +537,11 @@ parse_retries(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 	    parse_int(p->d, v[R_COUNT], "count", 0, 1000, &count) == 0)
 		s->retries.count = (int)count;
 	if (v[R_DELAY] != NULL)
-		(void)parse_duration(p->d, v[R_DELAY], "delay",
-		    &s->retries.delay_ms);
+		(void)parse_duration(
+		    p->d, v[R_DELAY], "delay", &s->retries.delay_ms);
 	if (v[R_BACKOFF] != NULL)
-		(void)parse_double(p->d, v[R_BACKOFF], "backoff", 1.0,
-		    &s->retries.backoff);
+		(void)parse_double(
+		    p->d, v[R_BACKOFF], "backoff", 1.0, &s->retries.backoff);
 }
 
 static void
@@ -523,13 +550,10 @@ parse_expect(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 {
 	enum { E_EXIT, E_STDOUT, E_STDERR, E_NOT_STDOUT, E_NOT_STDERR, E_N };
 	const struct rb_node *v[E_N];
-	const struct parse_key keys[E_N] = {
-		{ "exit", 0, &v[E_EXIT] },
-		{ "stdout", 0, &v[E_STDOUT] },
-		{ "stderr", 0, &v[E_STDERR] },
+	const struct parse_key keys[E_N] = { { "exit", 0, &v[E_EXIT] },
+		{ "stdout", 0, &v[E_STDOUT] }, { "stderr", 0, &v[E_STDERR] },
 		{ "not_stdout", 0, &v[E_NOT_STDOUT] },
-		{ "not_stderr", 0, &v[E_NOT_STDERR] }
-	};
+		{ "not_stderr", 0, &v[E_NOT_STDERR] } };
 	struct rb_expect *e = &s->expect;
 	char w[SUBWHERE_SZ];
 
@@ -538,14 +562,14 @@ parse_expect(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 	snprintf(w, sizeof(w), "'expect' of %s", where);
 	parse_map(p->d, n, w, keys, E_N);
 	if (v[E_EXIT] != NULL)
-		parse_int_list(p, v[E_EXIT], "exit", 0, 255, &e->exit_codes,
-		    &e->nexit);
+		parse_int_list(
+		    p, v[E_EXIT], "exit", 0, 255, &e->exit_codes, &e->nexit);
 	if (v[E_STDOUT] != NULL)
-		(void)parse_regex(p->d, v[E_STDOUT], "stdout", true,
-		    &e->stdout_re);
+		(void)parse_regex(
+		    p->d, v[E_STDOUT], "stdout", true, &e->stdout_re);
 	if (v[E_STDERR] != NULL)
-		(void)parse_regex(p->d, v[E_STDERR], "stderr", true,
-		    &e->stderr_re);
+		(void)parse_regex(
+		    p->d, v[E_STDERR], "stderr", true, &e->stderr_re);
 	if (v[E_NOT_STDOUT] != NULL)
 		(void)parse_regex(p->d, v[E_NOT_STDOUT], "not_stdout", true,
 		    &e->not_stdout_re);
@@ -584,9 +608,11 @@ parse_capture(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 
 		val = re_node;
 		if (!parse_valid_name(k->str) || strlen(k->str) != k->len) {
-			rb_diag_error(p->d, &k->loc, "invalid capture name "
-			    "'%s'", parse_q(&qb, k->str, k->len));
-			rb_diag_hint(p->d, "use letters, digits, '_' and '-', "
+			rb_diag_error(p->d, &k->loc,
+			    "invalid capture name '%s'",
+			    parse_q(&qb, k->str, k->len));
+			rb_diag_hint(p->d,
+			    "use letters, digits, '_' and '-', "
 			    "starting with a letter or '_'");
 			continue;
 		}
@@ -604,9 +630,10 @@ parse_capture(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 			parse_map(p->d, val, w, keys, C_N);
 			re_node = v[C_REGEX];
 			if (v[C_STREAM] != NULL &&
-			    (stream = parse_nonempty_str(p->d, v[C_STREAM],
-			    "stream")) != NULL && strcmp(stream, "stdout") != 0
-			    && strcmp(stream, "stderr") != 0) {
+			    (stream = parse_nonempty_str(
+				 p->d, v[C_STREAM], "stream")) != NULL &&
+			    strcmp(stream, "stdout") != 0 &&
+			    strcmp(stream, "stderr") != 0) {
 				rb_diag_error(p->d, &v[C_STREAM]->loc,
 				    "'stream' must be stdout or stderr, not %s",
 				    parse_describe(&qb, v[C_STREAM]));
@@ -627,10 +654,14 @@ parse_capture(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 		c->loc = k->loc;
 		s->ncaptures++;
 		if (!capture_has_group(c->re, c->name)) {
-			rb_diag_warn(p->d, &re_node->loc, "capture '%s' has no "
-			    "group: the whole match is captured", c->name);
-			rb_diag_hint(p->d, "name the part you want, e.g. "
-			    "'/version (?<%s>\\S+)/'", c->name);
+			rb_diag_warn(p->d, &re_node->loc,
+			    "capture '%s' has no "
+			    "group: the whole match is captured",
+			    c->name);
+			rb_diag_hint(p->d,
+			    "name the part you want, e.g. "
+			    "'/version (?<%s>\\S+)/'",
+			    c->name);
 		}
 	}
 }
@@ -652,8 +683,9 @@ step_where(char *out, size_t outsz, const struct rb_step *s, size_t pos,
 
 	if (kind == STEP_ROLLBACK)
 		snprintf(out, outsz, "the rollback of step '%s'",
-		    parent->id != NULL ? parse_q(&qb, parent->id,
-		    strlen(parent->id)) : "?");
+		    parent->id != NULL
+			? parse_q(&qb, parent->id, strlen(parent->id))
+			: "?");
 	else if (s->id != NULL)
 		snprintf(out, outsz, "%sstep '%s'", pre,
 		    parse_q(&qb, s->id, strlen(s->id)));
@@ -681,7 +713,8 @@ parse_rollback(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 	if (n->kind != RB_NODE_SCALAR) {
 		struct qbuf qb;
 
-		rb_diag_error(p->d, &n->loc, "'rollback' must be a shell "
+		rb_diag_error(p->d, &n->loc,
+		    "'rollback' must be a shell "
 		    "command or a step mapping, not %s",
 		    parse_describe(&qb, n));
 		return;
@@ -713,17 +746,19 @@ find_action(struct rbp *p, const struct rb_node *n, const char *where,
 			found = k;
 			continue;
 		}
-		rb_diag_error(p->d, &key->loc, "%s has two actions, '%s' and "
-		    "'%s'", where, first->str, key->str);
-		rb_diag_hint(p->d, "a step does one thing: split it into two "
-		    "steps");
+		rb_diag_error(p->d, &key->loc,
+		    "%s has two actions, '%s' and '%s'", where, first->str,
+		    key->str);
+		rb_diag_hint(
+		    p->d, "a step does one thing: split it into two steps");
 	}
 	if (found < 0 && kind == STEP_ROLLBACK)
-		rb_diag_error(p->d, &n->loc, "%s has no action: add one of "
-		    ROLLBACK_ACTION_LIST, where);
+		rb_diag_error(p->d, &n->loc,
+		    "%s has no action: add one of " ROLLBACK_ACTION_LIST,
+		    where);
 	else if (found < 0)
-		rb_diag_error(p->d, &n->loc, "%s has no action: add one of "
-		    ACTION_LIST, where);
+		rb_diag_error(p->d, &n->loc,
+		    "%s has no action: add one of " ACTION_LIST, where);
 	return found;
 }
 
@@ -748,9 +783,11 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 		aux->node = n;
 
 	if (n->kind != RB_NODE_MAP) {
-		rb_diag_error(p->d, &n->loc, "step %zu must be a mapping, not "
-		    "%s", pos + 1, parse_describe(&qb, n));
-		rb_diag_hint(p->d, "write '- id: NAME' and, indented under it, "
+		rb_diag_error(p->d, &n->loc,
+		    "step %zu must be a mapping, not %s", pos + 1,
+		    parse_describe(&qb, n));
+		rb_diag_hint(p->d,
+		    "write '- id: NAME' and, indented under it, "
 		    "an action such as 'run: COMMAND'");
 		if (aux != NULL)
 			aux->node = NULL;
@@ -763,19 +800,21 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 		if (s->id != NULL && !parse_valid_id(s->id)) {
 			rb_diag_error(p->d, &idn->loc, "invalid step id '%s'",
 			    parse_q(&qb, s->id, strlen(s->id)));
-			rb_diag_hint(p->d, "use a-z, 0-9, '_' and '-', "
+			rb_diag_hint(p->d,
+			    "use a-z, 0-9, '_' and '-', "
 			    "starting with a letter or digit");
 		} else if (s->id == NULL && !failed)
-			rb_diag_error(p->d, &idn->loc, "'id' must not be "
-			    "empty");
+			rb_diag_error(
+			    p->d, &idn->loc, "'id' must not be empty");
 	}
 	if (s->id == NULL && kind == STEP_ROLLBACK)
-		s->id = xstrfmt("%s.rollback",
-		    parent->id != NULL ? parent->id : "step");
+		s->id = xstrfmt(
+		    "%s.rollback", parent->id != NULL ? parent->id : "step");
 	step_where(where, sizeof(where), s, pos, kind, parent);
 	if (idn == NULL && kind != STEP_ROLLBACK) {
 		rb_diag_error(p->d, &n->loc, "%s has no 'id'", where);
-		rb_diag_hint(p->d, "add 'id: NAME' (a-z, 0-9, '_', '-'); "
+		rb_diag_hint(p->d,
+		    "add 'id: NAME' (a-z, 0-9, '_', '-'); "
 		    "other steps and templates refer to it");
 	}
 
@@ -793,19 +832,22 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 		if (v[k] == NULL)
 			continue;
 		key = parse_key_node(n, step_keys[k]);
-		if (kind == STEP_ROLLBACK && k >= K_RUN && rollback_forbids(k)) {
+		if (kind == STEP_ROLLBACK && k >= K_RUN &&
+		    rollback_forbids(k)) {
 			forbidden_action = true;
-			rb_diag_error(p->d, &key->loc, "a rollback cannot be "
-			    "'%s': use %s", step_keys[k], ROLLBACK_ACTION_LIST);
+			rb_diag_error(p->d, &key->loc,
+			    "a rollback cannot be '%s': use %s", step_keys[k],
+			    ROLLBACK_ACTION_LIST);
 			v[k] = NULL;
 		} else if (kind == STEP_ROLLBACK && rollback_forbids(k)) {
-			rb_diag_error(p->d, &key->loc, "'%s' cannot be used in "
-			    "a rollback", step_keys[k]);
+			rb_diag_error(p->d, &key->loc,
+			    "'%s' cannot be used in a rollback", step_keys[k]);
 			v[k] = NULL;
 		} else if (kind == STEP_ON_FAILURE && k == K_ROLLBACK) {
-			rb_diag_error(p->d, &key->loc, "'rollback' cannot be "
-			    "used in on_failure steps");
-			rb_diag_hint(p->d, "on_failure steps run after the "
+			rb_diag_error(p->d, &key->loc,
+			    "'rollback' cannot be used in on_failure steps");
+			rb_diag_hint(p->d,
+			    "on_failure steps run after the "
 			    "rollbacks; nothing undoes them");
 			v[k] = NULL;
 		}
@@ -856,24 +898,26 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 	if (v[K_ON] != NULL)
 		parse_nonempty_tmpl(p, v[K_ON], "on", &s->on);
 	if (v[K_BATCH] != NULL)
-		parse_count_or_pct(p, v[K_BATCH], "batch", 1, &s->batch,
-		    &s->batch_pct);
+		parse_count_or_pct(
+		    p, v[K_BATCH], "batch", 1, &s->batch, &s->batch_pct);
 	if (v[K_MAX_FAIL] != NULL)
 		parse_count_or_pct(p, v[K_MAX_FAIL], "max_fail", 0,
 		    &s->max_fail, &s->max_fail_pct);
 	if (v[K_TIMEOUT] != NULL &&
-	    parse_duration(p->d, v[K_TIMEOUT], "timeout", &s->timeout_ms) == 0
-	    && s->timeout_ms == 0) {
-		rb_diag_error(p->d, &v[K_TIMEOUT]->loc, "'timeout' must be "
-		    "more than 0s");
+	    parse_duration(p->d, v[K_TIMEOUT], "timeout", &s->timeout_ms) ==
+		0 &&
+	    s->timeout_ms == 0) {
+		rb_diag_error(
+		    p->d, &v[K_TIMEOUT]->loc, "'timeout' must be more than 0s");
 		s->timeout_ms = DEFAULT_STEP_TIMEOUT_MS;
 	}
 	if (v[K_RETRIES] != NULL)
 		parse_retries(p, s, v[K_RETRIES], where);
 	if (v[K_UNTIL] != NULL && s->retries.count == 0) {
-		rb_diag_warn(p->d, &v[K_UNTIL]->loc, "'until' has no effect "
-		    "without 'retries' in %s", where);
-		rb_diag_hint(p->d, "add 'retries: {count: N, delay: 5s}' so "
+		rb_diag_warn(p->d, &v[K_UNTIL]->loc,
+		    "'until' has no effect without 'retries' in %s", where);
+		rb_diag_hint(p->d,
+		    "add 'retries: {count: N, delay: 5s}' so "
 		    "the step is tried again until the condition holds");
 	}
 	if (v[K_EXPECT] != NULL) {
@@ -881,7 +925,8 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 			rb_diag_error(p->d, &parse_key_node(n, "expect")->loc,
 			    "'expect' only applies to run and check steps");
 			if (act == K_HTTP)
-				rb_diag_hint(p->d, "an http probe checks "
+				rb_diag_hint(p->d,
+				    "an http probe checks "
 				    "'status' and 'body_match' under 'http'");
 		} else
 			parse_expect(p, s, v[K_EXPECT], where);
@@ -899,20 +944,21 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 		(void)parse_bool(p->d, v[K_CONTINUE], "continue_on_error",
 		    &s->continue_on_error);
 	if (v[K_IDEMPOTENT] != NULL)
-		(void)parse_bool(p->d, v[K_IDEMPOTENT], "idempotent",
-		    &s->idempotent);
+		(void)parse_bool(
+		    p->d, v[K_IDEMPOTENT], "idempotent", &s->idempotent);
 	if (v[K_READONLY] != NULL &&
 	    parse_bool(p->d, v[K_READONLY], "readonly", &s->readonly) == 0 &&
 	    act >= 0 && act != K_RUN) {
 		rb_diag_error(p->d, &parse_key_node(n, "readonly")->loc,
 		    "'readonly' only applies to run steps");
-		rb_diag_hint(p->d, "check, http (GET/HEAD), tcp and sleep "
+		rb_diag_hint(p->d,
+		    "check, http (GET/HEAD), tcp and sleep "
 		    "steps are read-only already");
 		s->readonly = false;
 	}
 	if (v[K_ENV] != NULL)
-		(void)parse_kv_map(p->d, v[K_ENV], "env", true, &s->env,
-		    &s->nenv);
+		(void)parse_kv_map(
+		    p->d, v[K_ENV], "env", true, &s->env, &s->nenv);
 	if (v[K_WORKDIR] != NULL)
 		parse_nonempty_tmpl(p, v[K_WORKDIR], "workdir", &s->workdir);
 	if (v[K_WITH] != NULL) {
@@ -939,8 +985,8 @@ parse_steps(struct rbp *p, const struct rb_node *n, const char *key,
 	*aux = xcalloc(n->nitems + 1, sizeof(**aux));
 	*nout = n->nitems;
 	for (i = 0; i < n->nitems; i++)
-		parse_step(p, &(*out)[i], n->items[i], i, kind, NULL,
-		    &(*aux)[i]);
+		parse_step(
+		    p, &(*out)[i], n->items[i], i, kind, NULL, &(*aux)[i]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1011,19 +1057,20 @@ index_ids(struct rbp *p)
 	for (i = 1; i < n; i++) {
 		const struct id_ent *e = &p->ids[i];
 		const struct id_ent *first = find_id(p, e->id);
-		const struct rb_step *s = e->fail ? &rb->on_failure[e->idx] :
-		    &rb->steps[e->idx];
+		const struct rb_step *s =
+		    e->fail ? &rb->on_failure[e->idx] : &rb->steps[e->idx];
 		const struct rb_node *idn;
 		struct qbuf qb;
 
 		if (first == e)
 			continue;
-		idn = rb_node_get(e->fail ? p->faux[e->idx].node :
-		    p->aux[e->idx].node, "id");
+		idn = rb_node_get(
+		    e->fail ? p->faux[e->idx].node : p->aux[e->idx].node, "id");
 		rb_diag_error(p->d, idn != NULL ? &idn->loc : &s->loc,
 		    "duplicate step id '%s' (first at line %d)",
 		    parse_q(&qb, e->id, strlen(e->id)), first->loc.line);
-		rb_diag_hint(p->d, "step ids must be unique in a file, "
+		rb_diag_hint(p->d,
+		    "step ids must be unique in a file, "
 		    "on_failure steps included");
 	}
 }
@@ -1072,9 +1119,9 @@ resolve_needs(struct rbp *p, struct rb_step *steps, size_t n,
 			if (nn != NULL && nn->kind == RB_NODE_SEQ) {
 				for (k = 0; k < nn->nitems; k++)
 					if (nn->items[k]->kind ==
-					    RB_NODE_SCALAR &&
+						RB_NODE_SCALAR &&
 					    strcmp(nn->items[k]->str,
-					    s->needs[j]) == 0) {
+						s->needs[j]) == 0) {
 						at = nn->items[k];
 						break;
 					}
@@ -1085,8 +1132,8 @@ resolve_needs(struct rbp *p, struct rb_step *steps, size_t n,
 			parse_q(&qb, s->needs[j], strlen(s->needs[j]));
 			if (e != NULL && e->fail == fail) {
 				if (e->idx == i) {
-					rb_diag_error(p->d, atl, "step "
-					    "'%s' needs itself", qa.s);
+					rb_diag_error(p->d, atl,
+					    "step '%s' needs itself", qa.s);
 					continue;
 				}
 				for (k = 0; k < s->nneed_idx; k++)
@@ -1102,11 +1149,13 @@ resolve_needs(struct rbp *p, struct rb_step *steps, size_t n,
 				parse_suggest(&msg, s->needs[j], names, n);
 			rb_diag_error(p->d, atl, "%s", msg.buf);
 			if (e != NULL && fail)
-				rb_diag_hint(p->d, "on_failure steps run after "
+				rb_diag_hint(p->d,
+				    "on_failure steps run after "
 				    "every step has finished; 'needs' names "
 				    "other on_failure steps only");
 			else if (e != NULL)
-				rb_diag_hint(p->d, "on_failure steps run only "
+				rb_diag_hint(p->d,
+				    "on_failure steps run only "
 				    "when the run fails; a step cannot wait "
 				    "for one");
 			rb_buf_release(&msg);
@@ -1118,19 +1167,16 @@ resolve_needs(struct rbp *p, struct rb_step *steps, size_t n,
 /* ------------------------------------------------------------------ */
 /* Names in templates and expressions */
 
-static const char *const namespaces[] = {
-	"params", "env", "steps", "alert", "run", "host"
-};
-static const char *const step_fields[] = {
-	"ok", "failed", "skipped", "status", "exit_code", "stdout", "stderr",
-	"duration_ms", "vars"
-};
-static const char *const run_fields[] = {
-	"id", "runbook", "started_at", "trigger"
-};
+static const char *const namespaces[] = { "params", "env", "steps", "alert",
+	"run", "host" };
+static const char *const step_fields[] = { "ok", "failed", "skipped", "status",
+	"exit_code", "stdout", "stderr", "duration_ms", "vars" };
+static const char *const run_fields[] = { "id", "runbook", "started_at",
+	"trigger" };
 static const char *const host_fields[] = { "name", "address" };
 
-#define NAMESPACE_HINT "names start with params., env., steps., alert., " \
+#define NAMESPACE_HINT                                                         \
+	"names start with params., env., steps., alert., "                     \
 	"run. or host."
 
 /* A `| raw` of an outside value in shell text: warn. */
@@ -1142,18 +1188,19 @@ warn_raw(const struct chk *c, const struct rb_name_ref *ref)
 	if (!c->shell || !ref->raw)
 		return;
 	parse_ref_name(&name, ref);
-	rb_diag_warn(c->p->d, &ref->loc, "'| raw' passes %s to the shell "
-	    "unquoted", name.buf);
+	rb_diag_warn(c->p->d, &ref->loc,
+	    "'| raw' passes %s to the shell unquoted", name.buf);
 	rb_diag_hint(c->p->d, "drop '| raw' so the value is quoted%s",
 	    strcmp(ref->path[0], "params") == 0 ? ", or restrict the param "
-	    "with a 'pattern'" : "");
+						  "with a 'pattern'"
+						: "");
 	rb_buf_release(&name);
 }
 
 /* Mark the ancestors (via need_idx) of step idx of steps[0..n-1]. */
 static void
-compute_ancestors(struct rbp *p, const struct rb_step *steps, size_t n,
-    size_t idx, bool fail)
+compute_ancestors(
+    struct rbp *p, const struct rb_step *steps, size_t n, size_t idx, bool fail)
 {
 	size_t *stack, depth = 0, i;
 
@@ -1182,8 +1229,8 @@ compute_ancestors(struct rbp *p, const struct rb_step *steps, size_t n,
 
 /* Check steps.ID.FIELD[.NAME]. */
 static int
-resolve_step_ref(enum rb_type *out, const struct rb_name_ref *ref,
-    struct chk *c)
+resolve_step_ref(
+    enum rb_type *out, const struct rb_name_ref *ref, struct chk *c)
 {
 	struct rbp *p = c->p;
 	struct rb_runbook *rb = p->rb;
@@ -1197,15 +1244,18 @@ resolve_step_ref(enum rb_type *out, const struct rb_name_ref *ref,
 
 	parse_ref_name(&name, ref);
 	if (c->idx == NONE) {
-		rb_diag_error(p->d, &ref->loc, "'%s' cannot be used here: no "
-		    "step has run when this is evaluated", name.buf);
+		rb_diag_error(p->d, &ref->loc,
+		    "'%s' cannot be used here: no "
+		    "step has run when this is evaluated",
+		    name.buf);
 		goto out;
 	}
 	self = c->fail ? &rb->on_failure[c->idx] : &rb->steps[c->idx];
 	if (ref->npath < 3) {
-		rb_diag_error(p->d, &ref->loc, "incomplete name '%s'",
-		    name.buf);
-		rb_diag_hint(p->d, "use steps.ID.ok, .failed, .skipped, "
+		rb_diag_error(
+		    p->d, &ref->loc, "incomplete name '%s'", name.buf);
+		rb_diag_hint(p->d,
+		    "use steps.ID.ok, .failed, .skipped, "
 		    ".status, .exit_code, .stdout, .stderr, .duration_ms or "
 		    ".vars.NAME");
 		goto out;
@@ -1221,16 +1271,20 @@ resolve_step_ref(enum rb_type *out, const struct rb_name_ref *ref,
 		}
 		rb_diag_error(p->d, &ref->loc, "%s", msg.buf);
 		if (e != NULL)
-			rb_diag_hint(p->d, "on_failure steps run only when "
+			rb_diag_hint(p->d,
+			    "on_failure steps run only when "
 			    "the run fails, after every other step");
 		goto out;
 	}
 	target = e->fail ? &rb->on_failure[e->idx] : &rb->steps[e->idx];
-	if (!parse_in_list(ref->path[2], step_fields, RB_ARRAY_SIZE(step_fields)) ||
+	if (!parse_in_list(
+		ref->path[2], step_fields, RB_ARRAY_SIZE(step_fields)) ||
 	    (strcmp(ref->path[2], "vars") == 0) != (ref->npath == 4) ||
 	    ref->npath > 4) {
-		const char *s = ref->npath == 3 ? rb_suggest(ref->path[2],
-		    step_fields, RB_ARRAY_SIZE(step_fields)) : NULL;
+		const char *s = ref->npath == 3
+		    ? rb_suggest(
+			  ref->path[2], step_fields, RB_ARRAY_SIZE(step_fields))
+		    : NULL;
 
 		rb_buf_addf(&msg, "unknown name '%s'", name.buf);
 		if (s != NULL)
@@ -1238,13 +1292,14 @@ resolve_step_ref(enum rb_type *out, const struct rb_name_ref *ref,
 			    parse_q(&qa, ref->path[1], strlen(ref->path[1])),
 			    s);
 		rb_diag_error(p->d, &ref->loc, "%s", msg.buf);
-		rb_diag_hint(p->d, "a step has ok, failed, skipped, status, "
+		rb_diag_hint(p->d,
+		    "a step has ok, failed, skipped, status, "
 		    "exit_code, stdout, stderr, duration_ms and vars.NAME");
 		goto out;
 	}
 	if (ref->npath == 4) {
-		const char **caps = xcalloc(target->ncaptures + 1,
-		    sizeof(*caps));
+		const char **caps =
+		    xcalloc(target->ncaptures + 1, sizeof(*caps));
 
 		for (i = 0; i < target->ncaptures; i++)
 			caps[i] = target->captures[i].name;
@@ -1255,28 +1310,29 @@ resolve_step_ref(enum rb_type *out, const struct rb_name_ref *ref,
 			rb_buf_addf(&msg, "step '%s' has no capture '%s'",
 			    parse_q(&qa, target->id, strlen(target->id)),
 			    parse_q(&qb, ref->path[3], strlen(ref->path[3])));
-			parse_suggest(&msg, ref->path[3], caps,
-			    target->ncaptures);
+			parse_suggest(
+			    &msg, ref->path[3], caps, target->ncaptures);
 			rb_diag_error(p->d, &ref->loc, "%s", msg.buf);
-			rb_diag_hint(p->d, "declare it under 'capture:' of "
-			    "step '%s'", qa.s);
+			rb_diag_hint(p->d,
+			    "declare it under 'capture:' of step '%s'", qa.s);
 			free(caps);
 			goto out;
 		}
 		free(caps);
 	}
 	if (target == self && !c->self_ok) {
-		rb_diag_error(p->d, &ref->loc, "step '%s' cannot use its own "
-		    "result '%s'", parse_q(&qa, self->id, strlen(self->id)),
-		    name.buf);
-		rb_diag_hint(p->d, "only 'until' (and the step's rollback) "
+		rb_diag_error(p->d, &ref->loc,
+		    "step '%s' cannot use its own result '%s'",
+		    parse_q(&qa, self->id, strlen(self->id)), name.buf);
+		rb_diag_hint(p->d,
+		    "only 'until' (and the step's rollback) "
 		    "can look at the step's own latest attempt");
 		goto out;
 	}
 	/* A step should wait for the steps whose results it reads. */
 	if (target != self && e->fail == c->fail && self->id != NULL) {
-		const struct rb_step *arr = c->fail ? rb->on_failure :
-		    rb->steps;
+		const struct rb_step *arr =
+		    c->fail ? rb->on_failure : rb->steps;
 		size_t n = c->fail ? rb->non_failure : rb->nsteps;
 
 		compute_ancestors(p, arr, n, c->idx, c->fail);
@@ -1288,7 +1344,8 @@ resolve_step_ref(enum rb_type *out, const struct rb_name_ref *ref,
 			p->warned[p->nwarned++] = e->idx;
 			parse_q(&qa, self->id, strlen(self->id));
 			parse_q(&qb, target->id, strlen(target->id));
-			rb_diag_warn(p->d, &ref->loc, "step '%s' uses steps.%s "
+			rb_diag_warn(p->d, &ref->loc,
+			    "step '%s' uses steps.%s "
 			    "but does not wait for it: add '%s' to needs",
 			    qa.s, qb.s, qb.s);
 		}
@@ -1311,8 +1368,7 @@ out:
 
 /* The rb_resolve_fn of runbook files (payload: struct chk). */
 static int
-resolve_name(enum rb_type *out, const struct rb_name_ref *ref,
-    void *payload)
+resolve_name(enum rb_type *out, const struct rb_name_ref *ref, void *payload)
 {
 	struct chk *c = payload;
 	struct rbp *p = c->p;
@@ -1320,7 +1376,8 @@ resolve_name(enum rb_type *out, const struct rb_name_ref *ref,
 
 	*out = RB_TYPE_STR;
 	if (ref->npath == 0)
-		return parse_unknown_name(p->d, ref, NULL, 0, 0, NAMESPACE_HINT);
+		return parse_unknown_name(
+		    p->d, ref, NULL, 0, 0, NAMESPACE_HINT);
 	ns = ref->path[0];
 	if (strcmp(ns, "params") == 0) {
 		const char **names;
@@ -1338,8 +1395,8 @@ resolve_name(enum rb_type *out, const struct rb_name_ref *ref,
 		names = xcalloc(p->rb->nparams + 1, sizeof(*names));
 		for (i = 0; i < p->rb->nparams; i++)
 			names[i] = p->rb->params[i].name;
-		rb_buf_addf(&msg, "unknown param '%s'", parse_q(&qb,
-		    ref->path[1], strlen(ref->path[1])));
+		rb_buf_addf(&msg, "unknown param '%s'",
+		    parse_q(&qb, ref->path[1], strlen(ref->path[1])));
 		parse_suggest(&msg, ref->path[1], names, p->rb->nparams);
 		rb_diag_error(p->d, &ref->loc, "%s", msg.buf);
 		rb_diag_hint(p->d, "declare it under 'params:'");
@@ -1362,32 +1419,35 @@ resolve_name(enum rb_type *out, const struct rb_name_ref *ref,
 		return 0;
 	}
 	if (strcmp(ns, "run") == 0) {
-		if (ref->npath != 2 || !parse_in_list(ref->path[1], run_fields,
-		    RB_ARRAY_SIZE(run_fields)))
+		if (ref->npath != 2 ||
+		    !parse_in_list(
+			ref->path[1], run_fields, RB_ARRAY_SIZE(run_fields)))
 			return parse_unknown_name(p->d, ref, run_fields,
-			    RB_ARRAY_SIZE(run_fields), 1, "a run has run.id, "
+			    RB_ARRAY_SIZE(run_fields), 1,
+			    "a run has run.id, "
 			    "run.runbook, run.started_at and run.trigger");
 		return 0;
 	}
 	if (strcmp(ns, "host") == 0) {
-		if (ref->npath != 2 || !parse_in_list(ref->path[1], host_fields,
-		    RB_ARRAY_SIZE(host_fields)))
+		if (ref->npath != 2 ||
+		    !parse_in_list(
+			ref->path[1], host_fields, RB_ARRAY_SIZE(host_fields)))
 			return parse_unknown_name(p->d, ref, host_fields,
-			    RB_ARRAY_SIZE(host_fields), 1, "a host has "
-			    "host.name and host.address");
+			    RB_ARRAY_SIZE(host_fields), 1,
+			    "a host has host.name and host.address");
 		if (c->idx == NONE) {
 			struct rb_buf name = RB_BUF_INIT;
 
 			parse_ref_name(&name, ref);
-			rb_diag_error(p->d, &ref->loc, "'%s' can only be used "
-			    "inside a step", name.buf);
+			rb_diag_error(p->d, &ref->loc,
+			    "'%s' can only be used inside a step", name.buf);
 			rb_buf_release(&name);
 			return RB_ENOTFOUND;
 		}
 		return 0;
 	}
-	return parse_unknown_name(p->d, ref, namespaces, RB_ARRAY_SIZE(namespaces),
-	    0, NAMESPACE_HINT);
+	return parse_unknown_name(p->d, ref, namespaces,
+	    RB_ARRAY_SIZE(namespaces), 0, NAMESPACE_HINT);
 }
 
 static void
@@ -1478,8 +1538,7 @@ check_names(struct rbp *p)
 
 /* Report a default that its own enum or pattern would refuse. */
 static void
-check_default(struct rbp *p, const struct rb_param *pa,
-    const struct rb_node *n)
+check_default(struct rbp *p, const struct rb_param *pa, const struct rb_node *n)
 {
 	struct rb_error err = RB_ERROR_INIT;
 	struct rb_buf what = RB_BUF_INIT, list = RB_BUF_INIT;
@@ -1499,21 +1558,23 @@ check_default(struct rbp *p, const struct rb_param *pa,
 				break;
 		if (i == pa->nenums) {
 			for (i = 0; i < pa->nenums; i++)
-				rb_buf_addf(&list, "%s%s", i ? ", " : "",
-				    pa->enums[i]);
-			rb_diag_error(p->d, &n->loc, "%s is not one of its "
-			    "enum values: %s", what.buf, list.buf);
+				rb_buf_addf(
+				    &list, "%s%s", i ? ", " : "", pa->enums[i]);
+			rb_diag_error(p->d, &n->loc,
+			    "%s is not one of its enum values: %s", what.buf,
+			    list.buf);
 		}
 	}
 	if (pa->pattern != NULL) {
 		r = rb_regex_match(pa->pattern, pa->def, strlen(pa->def), &err);
 		if (r == 0)
-			rb_diag_error(p->d, &n->loc, "%s does not match its "
-			    "pattern '%s'", what.buf, parse_q(&qb,
-			    pa->pattern_src, strlen(pa->pattern_src)));
+			rb_diag_error(p->d, &n->loc,
+			    "%s does not match its pattern '%s'", what.buf,
+			    parse_q(
+				&qb, pa->pattern_src, strlen(pa->pattern_src)));
 		else if (r < 0)
-			rb_diag_error(p->d, &n->loc, "%s cannot be checked: "
-			    "%s", what.buf, err.msg);
+			rb_diag_error(p->d, &n->loc, "%s cannot be checked: %s",
+			    what.buf, err.msg);
 	}
 	rb_buf_release(&what);
 	rb_buf_release(&list);
@@ -1523,18 +1584,22 @@ static void
 parse_param(struct rbp *p, struct rb_param *pa, const struct rb_node *k,
     const struct rb_node *n)
 {
-	enum { P_DEFAULT, P_REQUIRED, P_PATTERN, P_ENUM, P_ENV, P_SECRET,
-		P_DESCRIPTION, P_N };
-	const struct rb_node *v[P_N];
-	const struct parse_key keys[P_N] = {
-		{ "default", 0, &v[P_DEFAULT] },
-		{ "required", 0, &v[P_REQUIRED] },
-		{ "pattern", 0, &v[P_PATTERN] },
-		{ "enum", 0, &v[P_ENUM] },
-		{ "env", 0, &v[P_ENV] },
-		{ "secret", 0, &v[P_SECRET] },
-		{ "description", 0, &v[P_DESCRIPTION] }
+	enum {
+		P_DEFAULT,
+		P_REQUIRED,
+		P_PATTERN,
+		P_ENUM,
+		P_ENV,
+		P_SECRET,
+		P_DESCRIPTION,
+		P_N
 	};
+	const struct rb_node *v[P_N];
+	const struct parse_key keys[P_N] = { { "default", 0, &v[P_DEFAULT] },
+		{ "required", 0, &v[P_REQUIRED] },
+		{ "pattern", 0, &v[P_PATTERN] }, { "enum", 0, &v[P_ENUM] },
+		{ "env", 0, &v[P_ENV] }, { "secret", 0, &v[P_SECRET] },
+		{ "description", 0, &v[P_DESCRIPTION] } };
 	char where[160];
 	struct qbuf qb;
 	bool required_given = false;
@@ -1545,11 +1610,12 @@ parse_param(struct rbp *p, struct rb_param *pa, const struct rb_node *k,
 	if (!parse_valid_name(pa->name) || strlen(pa->name) != k->len) {
 		rb_diag_error(p->d, &k->loc, "invalid param name '%s'",
 		    parse_q(&qb, k->str, k->len));
-		rb_diag_hint(p->d, "use letters, digits, '_' and '-', starting "
+		rb_diag_hint(p->d,
+		    "use letters, digits, '_' and '-', starting "
 		    "with a letter or '_'");
 	}
-	snprintf(where, sizeof(where), "param '%s'", parse_q(&qb, k->str,
-	    k->len));
+	snprintf(
+	    where, sizeof(where), "param '%s'", parse_q(&qb, k->str, k->len));
 	if (n->kind == RB_NODE_SCALAR) {
 		/* NAME: VALUE is short for NAME: {default: VALUE}. */
 		pa->def = parse_str(p->d, n, "default", NULL);
@@ -1557,10 +1623,12 @@ parse_param(struct rbp *p, struct rb_param *pa, const struct rb_node *k,
 		return;
 	}
 	if (n->kind != RB_NODE_MAP) {
-		rb_diag_error(p->d, &n->loc, "%s must be a mapping or a "
-		    "default value, not %s", where, parse_describe(&qb, n));
-		rb_diag_hint(p->d, "for example '%s: {default: x, pattern: "
-		    "\"^[a-z]+$\"}'", pa->name);
+		rb_diag_error(p->d, &n->loc,
+		    "%s must be a mapping or a default value, not %s", where,
+		    parse_describe(&qb, n));
+		rb_diag_hint(p->d,
+		    "for example '%s: {default: x, pattern: \"^[a-z]+$\"}'",
+		    pa->name);
 		return;
 	}
 	parse_map(p->d, n, where, keys, P_N);
@@ -1572,18 +1640,18 @@ parse_param(struct rbp *p, struct rb_param *pa, const struct rb_node *k,
 	if (!required_given)
 		pa->required = pa->def == NULL;
 	if (v[P_PATTERN] != NULL) {
-		pa->pattern_src = parse_str(p->d, v[P_PATTERN], "pattern",
-		    NULL);
+		pa->pattern_src =
+		    parse_str(p->d, v[P_PATTERN], "pattern", NULL);
 		if (pa->pattern_src != NULL)
-			(void)parse_regex(p->d, v[P_PATTERN], "pattern", false,
-			    &pa->pattern);
+			(void)parse_regex(
+			    p->d, v[P_PATTERN], "pattern", false, &pa->pattern);
 	}
 	if (v[P_ENUM] != NULL && parse_want_seq(p->d, v[P_ENUM], "enum")) {
 		const struct rb_node *en = v[P_ENUM];
 
 		if (en->nitems == 0)
-			rb_diag_error(p->d, &en->loc, "'enum' must not be an "
-			    "empty list");
+			rb_diag_error(
+			    p->d, &en->loc, "'enum' must not be an empty list");
 		pa->enums = xcalloc(en->nitems + 1, sizeof(*pa->enums));
 		for (i = 0; i < en->nitems; i++) {
 			char *s = NULL;
@@ -1600,18 +1668,19 @@ parse_param(struct rbp *p, struct rb_param *pa, const struct rb_node *k,
 	if (v[P_ENV] != NULL) {
 		pa->env = parse_nonempty_str(p->d, v[P_ENV], "env");
 		if (pa->env != NULL && !parse_valid_env_name(pa->env)) {
-			rb_diag_error(p->d, &v[P_ENV]->loc, "invalid "
-			    "environment variable name '%s'",
+			rb_diag_error(p->d, &v[P_ENV]->loc,
+			    "invalid environment variable name '%s'",
 			    parse_q(&qb, pa->env, strlen(pa->env)));
-			rb_diag_hint(p->d, "use letters, digits and '_', not "
+			rb_diag_hint(p->d,
+			    "use letters, digits and '_', not "
 			    "starting with a digit");
 		}
 	}
 	if (v[P_SECRET] != NULL)
 		(void)parse_bool(p->d, v[P_SECRET], "secret", &pa->secret);
 	if (v[P_DESCRIPTION] != NULL)
-		pa->description = parse_str(p->d, v[P_DESCRIPTION],
-		    "description", NULL);
+		pa->description =
+		    parse_str(p->d, v[P_DESCRIPTION], "description", NULL);
 	/* A default must pass the param's own checks. */
 	if (pa->def != NULL)
 		check_default(p, pa, v[P_DEFAULT]);
@@ -1649,19 +1718,15 @@ parse_labels(struct rbp *p, const struct rb_node *n)
 		if (failed)
 			continue;
 		rb->labels[rb->nlabels].key = xstrndup(k->str, k->len);
-		rb->labels[rb->nlabels].value = val != NULL ? val :
-		    xstrdup("");
+		rb->labels[rb->nlabels].value = val != NULL ? val : xstrdup("");
 		rb->nlabels++;
 	}
 }
 
-static const char *const day_names[] = {
-	"sun", "mon", "tue", "wed", "thu", "fri", "sat"
-};
-static const char *const day_long[] = {
-	"sunday", "monday", "tuesday", "wednesday", "thursday", "friday",
-	"saturday"
-};
+static const char *const day_names[] = { "sun", "mon", "tue", "wed", "thu",
+	"fri", "sat" };
+static const char *const day_long[] = { "sunday", "monday", "tuesday",
+	"wednesday", "thursday", "friday", "saturday" };
 
 /* A day name (sun, Sunday) as 0..6, or -1. */
 static int
@@ -1672,7 +1737,7 @@ day_index(const char *s, size_t len)
 	for (i = 0; i < 7; i++)
 		if ((len == 3 && strncasecmp(s, day_names[i], 3) == 0) ||
 		    (len == strlen(day_long[i]) &&
-		    strncasecmp(s, day_long[i], len) == 0))
+			strncasecmp(s, day_long[i], len) == 0))
 			return i;
 	return -1;
 }
@@ -1724,7 +1789,7 @@ parse_days_text(const char *s, unsigned *out, char *bad, size_t badsz)
 		if (*s == ',')
 			s++;
 		continue;
-bad:
+	bad:
 		snprintf(bad, badsz, "%.*s", (int)(len < 40 ? len : 40), s);
 		return -1;
 	}
@@ -1742,8 +1807,8 @@ parse_days(struct rbp *p, const struct rb_node *n, unsigned *out)
 		items = (const struct rb_node *const *)n->items;
 		nitems = n->nitems;
 		if (nitems == 0)
-			rb_diag_error(p->d, &n->loc, "'days' must not be an "
-			    "empty list");
+			rb_diag_error(
+			    p->d, &n->loc, "'days' must not be an empty list");
 	}
 	for (i = 0; i < nitems; i++) {
 		const struct rb_node *it = items[i];
@@ -1752,7 +1817,8 @@ parse_days(struct rbp *p, const struct rb_node *n, unsigned *out)
 
 		if (it->kind != RB_NODE_SCALAR || rb_node_is_null(it) ||
 		    memchr(it->str, '\0', it->len) != NULL) {
-			rb_diag_error(p->d, &it->loc, "'days' must be days "
+			rb_diag_error(p->d, &it->loc,
+			    "'days' must be days "
 			    "like [sat, sun], mon-fri or daily, not %s",
 			    parse_describe(&qb, it));
 			continue;
@@ -1763,7 +1829,8 @@ parse_days(struct rbp *p, const struct rb_node *n, unsigned *out)
 		    parse_q(&qb, bad, strlen(bad)));
 		parse_suggest(&msg, bad, day_names, 7);
 		rb_diag_error(p->d, &it->loc, "%s", msg.buf);
-		rb_diag_hint(p->d, "use sun, mon, tue, wed, thu, fri, sat, a "
+		rb_diag_hint(p->d,
+		    "use sun, mon, tue, wed, thu, fri, sat, a "
 		    "range like mon-fri, weekdays, weekends or daily");
 		rb_buf_release(&msg);
 	}
@@ -1782,12 +1849,12 @@ parse_hhmm(struct rbp *p, const struct rb_node *n, const char *key,
 	    s[n->len - 3] == ':') {
 		size_t hl = n->len - 3;
 
-		if (s[0] >= '0' && s[0] <= '9' && (hl == 1 ||
-		    (s[1] >= '0' && s[1] <= '9')) &&
-		    s[hl + 1] >= '0' && s[hl + 1] <= '9' &&
-		    s[hl + 2] >= '0' && s[hl + 2] <= '9') {
-			h = hl == 1 ? s[0] - '0' : (s[0] - '0') * 10 +
-			    (s[1] - '0');
+		if (s[0] >= '0' && s[0] <= '9' &&
+		    (hl == 1 || (s[1] >= '0' && s[1] <= '9')) &&
+		    s[hl + 1] >= '0' && s[hl + 1] <= '9' && s[hl + 2] >= '0' &&
+		    s[hl + 2] <= '9') {
+			h = hl == 1 ? s[0] - '0'
+				    : (s[0] - '0') * 10 + (s[1] - '0');
 			m = (s[hl + 1] - '0') * 10 + (s[hl + 2] - '0');
 			if ((h < 24 && m < 60) ||
 			    (allow_24 && h == 24 && m == 0)) {
@@ -1796,8 +1863,9 @@ parse_hhmm(struct rbp *p, const struct rb_node *n, const char *key,
 			}
 		}
 	}
-	rb_diag_error(p->d, &n->loc, "'%s' must be a time like \"02:00\" "
-	    "(00:00 to 23:59), not %s", key, parse_describe(&qb, n));
+	rb_diag_error(p->d, &n->loc,
+	    "'%s' must be a time like \"02:00\" (00:00 to 23:59), not %s", key,
+	    parse_describe(&qb, n));
 	return -1;
 }
 
@@ -1827,8 +1895,8 @@ tz_exists(const char *tz, struct rb_strvec *cands)
 		return true;
 	/* Near misses in the same region directory. */
 	slash = strrchr(tz, '/');
-	sub = slash != NULL ? xstrfmt("%s/%.*s", dir, (int)(slash - tz), tz) :
-	    xstrdup(dir);
+	sub = slash != NULL ? xstrfmt("%s/%.*s", dir, (int)(slash - tz), tz)
+			    : xstrdup(dir);
 	if ((dp = opendir(sub)) != NULL) {
 		while ((de = readdir(dp)) != NULL && cands->nr < 2000) {
 			if (de->d_name[0] == '.')
@@ -1850,12 +1918,9 @@ parse_window(struct rbp *p, const struct rb_node *n)
 {
 	enum { W_DAYS, W_START, W_END, W_TZ, W_N };
 	const struct rb_node *v[W_N];
-	const struct parse_key keys[W_N] = {
-		{ "days", 0, &v[W_DAYS] },
+	const struct parse_key keys[W_N] = { { "days", 0, &v[W_DAYS] },
 		{ "start", PARSE_REQUIRED, &v[W_START] },
-		{ "end", PARSE_REQUIRED, &v[W_END] },
-		{ "tz", 0, &v[W_TZ] }
-	};
+		{ "end", PARSE_REQUIRED, &v[W_END] }, { "tz", 0, &v[W_TZ] } };
 	struct rb_window *w = &p->rb->window;
 	bool start_ok = false, end_ok = false;
 
@@ -1871,13 +1936,12 @@ parse_window(struct rbp *p, const struct rb_node *n)
 	}
 	if (v[W_START] != NULL)
 		start_ok = parse_hhmm(p, v[W_START], "start", false,
-		    &w->start_min) == 0;
+			       &w->start_min) == 0;
 	if (v[W_END] != NULL)
-		end_ok = parse_hhmm(p, v[W_END], "end", true,
-		    &w->end_min) == 0;
+		end_ok = parse_hhmm(p, v[W_END], "end", true, &w->end_min) == 0;
 	if (start_ok && end_ok && w->start_min == w->end_min)
-		rb_diag_error(p->d, &v[W_END]->loc, "'window' is empty: "
-		    "'start' and 'end' are the same time");
+		rb_diag_error(p->d, &v[W_END]->loc,
+		    "'window' is empty: 'start' and 'end' are the same time");
 	if (v[W_TZ] != NULL) {
 		struct rb_strvec cands = RB_STRVEC_INIT;
 		char *tz = parse_nonempty_str(p->d, v[W_TZ], "tz");
@@ -1888,10 +1952,11 @@ parse_window(struct rbp *p, const struct rb_node *n)
 
 			rb_buf_addf(&msg, "unknown time zone '%s'",
 			    parse_q(&qb, tz, strlen(tz)));
-			parse_suggest(&msg, tz, (const char *const *)cands.v,
-			    cands.nr);
+			parse_suggest(
+			    &msg, tz, (const char *const *)cands.v, cands.nr);
 			rb_diag_error(p->d, &v[W_TZ]->loc, "%s", msg.buf);
-			rb_diag_hint(p->d, "use a tz database name such as UTC "
+			rb_diag_hint(p->d,
+			    "use a tz database name such as UTC "
 			    "or Europe/Berlin (see /usr/share/zoneinfo)");
 			rb_buf_release(&msg);
 			free(tz);
@@ -1908,31 +1973,39 @@ parse_window(struct rbp *p, const struct rb_node *n)
 static void
 parse_top(struct rbp *p, const struct rb_node *root)
 {
-	enum { T_RUNBOOK, T_PLAYBOOK, T_DESCRIPTION, T_LABELS, T_PARAMS, T_ON,
-		T_TIMEOUT, T_WINDOW, T_LOCK, T_STEPS, T_ON_FAILURE,
-		T_INCLUDE, T_N };
+	enum {
+		T_RUNBOOK,
+		T_PLAYBOOK,
+		T_DESCRIPTION,
+		T_LABELS,
+		T_PARAMS,
+		T_ON,
+		T_TIMEOUT,
+		T_WINDOW,
+		T_LOCK,
+		T_STEPS,
+		T_ON_FAILURE,
+		T_INCLUDE,
+		T_N
+	};
 	const struct rb_node *v[T_N];
-	const struct parse_key keys[T_N] = {
-		{ "runbook", 0, &v[T_RUNBOOK] },
+	const struct parse_key keys[T_N] = { { "runbook", 0, &v[T_RUNBOOK] },
 		{ "playbook", 0, &v[T_PLAYBOOK] },
 		{ "description", 0, &v[T_DESCRIPTION] },
-		{ "labels", 0, &v[T_LABELS] },
-		{ "params", 0, &v[T_PARAMS] },
-		{ "on", 0, &v[T_ON] },
-		{ "timeout", 0, &v[T_TIMEOUT] },
-		{ "window", 0, &v[T_WINDOW] },
-		{ "lock", 0, &v[T_LOCK] },
+		{ "labels", 0, &v[T_LABELS] }, { "params", 0, &v[T_PARAMS] },
+		{ "on", 0, &v[T_ON] }, { "timeout", 0, &v[T_TIMEOUT] },
+		{ "window", 0, &v[T_WINDOW] }, { "lock", 0, &v[T_LOCK] },
 		{ "steps", PARSE_REQUIRED, &v[T_STEPS] },
 		{ "on_failure", 0, &v[T_ON_FAILURE] },
-		{ "include", 0, &v[T_INCLUDE] }
-	};
+		{ "include", 0, &v[T_INCLUDE] } };
 	struct rb_runbook *rb = p->rb;
 	const struct rb_node *name;
 	struct qbuf qb;
 
 	if (root->kind != RB_NODE_MAP) {
-		rb_diag_error(p->d, &root->loc, "a runbook must be a mapping, "
-		    "not %s", parse_describe(&qb, root));
+		rb_diag_error(p->d, &root->loc,
+		    "a runbook must be a mapping, not %s",
+		    parse_describe(&qb, root));
 		rb_diag_hint(p->d, "start with 'runbook: NAME' and 'steps:'");
 		return;
 	}
@@ -1940,7 +2013,8 @@ parse_top(struct rbp *p, const struct rb_node *root)
 	if (rb_node_get(root, "runbook") == NULL &&
 	    rb_node_get(root, "playbook") == NULL) {
 		rb_diag_error(p->d, &root->loc, "missing key 'runbook'");
-		rb_diag_hint(p->d, "name the runbook with 'runbook: NAME' (or "
+		rb_diag_hint(p->d,
+		    "name the runbook with 'runbook: NAME' (or "
 		    "'playbook: NAME')");
 	}
 	parse_map(p->d, root, NULL, keys, T_N);
@@ -1952,24 +2026,27 @@ parse_top(struct rbp *p, const struct rb_node *root)
 	}
 	rb->playbook = v[T_RUNBOOK] == NULL && v[T_PLAYBOOK] != NULL;
 	name = v[T_RUNBOOK] != NULL ? v[T_RUNBOOK] : v[T_PLAYBOOK];
-	if (name != NULL && (rb->name = parse_nonempty_str(p->d, name,
-	    rb->playbook ? "playbook" : "runbook")) != NULL &&
+	if (name != NULL &&
+	    (rb->name = parse_nonempty_str(
+		 p->d, name, rb->playbook ? "playbook" : "runbook")) != NULL &&
 	    !parse_valid_id(rb->name)) {
 		rb_diag_error(p->d, &name->loc, "invalid %s name '%s'",
 		    rb->playbook ? "playbook" : "runbook",
 		    parse_q(&qb, rb->name, strlen(rb->name)));
-		rb_diag_hint(p->d, "use a-z, 0-9, '_' and '-', starting with "
+		rb_diag_hint(p->d,
+		    "use a-z, 0-9, '_' and '-', starting with "
 		    "a letter or digit");
 	}
 	if (v[T_INCLUDE] != NULL) {
 		rb_diag_error(p->d, &parse_key_node(root, "include")->loc,
 		    "'include' is not supported");
-		rb_diag_hint(p->d, "run the other runbook as a step: '- id: "
+		rb_diag_hint(p->d,
+		    "run the other runbook as a step: '- id: "
 		    "NAME' with 'runbook: OTHER' and 'with: {...}'");
 	}
 	if (v[T_DESCRIPTION] != NULL)
-		rb->description = parse_str(p->d, v[T_DESCRIPTION],
-		    "description", NULL);
+		rb->description =
+		    parse_str(p->d, v[T_DESCRIPTION], "description", NULL);
 	if (v[T_LABELS] != NULL)
 		parse_labels(p, v[T_LABELS]);
 	if (v[T_PARAMS] != NULL)
@@ -1977,10 +2054,11 @@ parse_top(struct rbp *p, const struct rb_node *root)
 	if (v[T_ON] != NULL)
 		parse_nonempty_tmpl(p, v[T_ON], "on", &rb->on);
 	if (v[T_TIMEOUT] != NULL &&
-	    parse_duration(p->d, v[T_TIMEOUT], "timeout", &rb->timeout_ms) == 0
-	    && rb->timeout_ms == 0)
-		rb_diag_error(p->d, &v[T_TIMEOUT]->loc, "'timeout' must be "
-		    "more than 0s");
+	    parse_duration(p->d, v[T_TIMEOUT], "timeout", &rb->timeout_ms) ==
+		0 &&
+	    rb->timeout_ms == 0)
+		rb_diag_error(
+		    p->d, &v[T_TIMEOUT]->loc, "'timeout' must be more than 0s");
 	if (v[T_WINDOW] != NULL)
 		parse_window(p, v[T_WINDOW]);
 	if (v[T_LOCK] != NULL)
@@ -1989,10 +2067,9 @@ parse_top(struct rbp *p, const struct rb_node *root)
 		parse_steps(p, v[T_STEPS], "steps", STEP_MAIN, &rb->steps,
 		    &rb->nsteps, &p->aux);
 		if (v[T_STEPS]->kind == RB_NODE_SEQ && rb->nsteps == 0) {
-			rb_diag_error(p->d, &v[T_STEPS]->loc, "'steps' is "
-			    "empty");
-			rb_diag_hint(p->d, "a runbook needs at least one "
-			    "step");
+			rb_diag_error(
+			    p->d, &v[T_STEPS]->loc, "'steps' is empty");
+			rb_diag_hint(p->d, "a runbook needs at least one step");
 		}
 	}
 	if (v[T_ON_FAILURE] != NULL)
@@ -2057,9 +2134,9 @@ check_with(struct rbp *p, const struct rb_step *s, const struct rb_node *n,
 				break;
 		if (j < s->nwith)
 			continue;
-		rb_diag_error(p->d, &n->loc, "runbook '%s' needs param '%s': "
-		    "add it to 'with'", qa.s, parse_q(&qb, pa->name,
-		    strlen(pa->name)));
+		rb_diag_error(p->d, &n->loc,
+		    "runbook '%s' needs param '%s': add it to 'with'", qa.s,
+		    parse_q(&qb, pa->name, strlen(pa->name)));
 	}
 	free(names);
 }
@@ -2109,7 +2186,8 @@ check_sub(struct rbp *p, struct load_ctx *ctx, const struct rb_step *s,
 	char *path = NULL, *real;
 	size_t k;
 
-	if (rb_runbook_find_from(&path, s->sub_runbook, p->rb->path, &err) != 0) {
+	if (rb_runbook_find_from(&path, s->sub_runbook, p->rb->path, &err) !=
+	    0) {
 		parse_report_missing_runbook(p->d, n, s->sub_runbook, &err);
 		return;
 	}
@@ -2123,34 +2201,34 @@ check_sub(struct rbp *p, struct load_ctx *ctx, const struct rb_step *s,
 		for (j = k; j < ctx->depth; j++)
 			rb_buf_addf(&chain, "%s -> ", ctx->stack[j].name);
 		rb_buf_adds(&chain, ctx->stack[k].name);
-		rb_diag_error(ctx->root, &ctx->stack[k].call, "runbook cycle: "
-		    "%s", chain.buf);
-		rb_diag_hint(ctx->root, "a runbook cannot run itself, "
-		    "directly or through others");
+		rb_diag_error(ctx->root, &ctx->stack[k].call,
+		    "runbook cycle: %s", chain.buf);
+		rb_diag_hint(ctx->root,
+		    "a runbook cannot run itself, directly or through others");
 		rb_buf_release(&chain);
 		free(real);
 		free(path);
 		return;
 	}
 	if (ctx->depth >= MAX_NESTING) {
-		rb_diag_error(p->d, &n->loc, "runbooks call each other more "
-		    "than %d deep", MAX_NESTING);
+		rb_diag_error(p->d, &n->loc,
+		    "runbooks call each other more than %d deep", MAX_NESTING);
 		free(real);
 		free(path);
 		return;
 	}
 	l = load_sub(ctx, real, path, flags);
 	if (l->status == RB_ENOTFOUND) {
-		rb_error_set(&err, RB_ENOTFOUND, "no runbook file '%s'",
-		    l->path);
+		rb_error_set(
+		    &err, RB_ENOTFOUND, "no runbook file '%s'", l->path);
 		parse_report_missing_runbook(p->d, n, s->sub_runbook, &err);
 	} else if (l->status != 0 || l->rb == NULL) {
 		struct qbuf qb;
 
 		rb_diag_error(p->d, &n->loc, "runbook '%s' has errors",
 		    parse_q(&qb, s->sub_runbook, strlen(s->sub_runbook)));
-		rb_diag_hint(p->d, "run 'runbook validate %s' to see them",
-		    l->path);
+		rb_diag_hint(
+		    p->d, "run 'runbook validate %s' to see them", l->path);
 	} else
 		check_with(p, s, n, l->rb);
 }
@@ -2168,8 +2246,8 @@ check_subrunbooks(struct rbp *p, struct load_ctx *ctx, unsigned flags)
 	for (i = 0; i < rb->nsteps + rb->non_failure; i++) {
 		bool fail = i >= rb->nsteps;
 		size_t j = fail ? i - rb->nsteps : i;
-		const struct rb_step *s = fail ? &rb->on_failure[j] :
-		    &rb->steps[j];
+		const struct rb_step *s =
+		    fail ? &rb->on_failure[j] : &rb->steps[j];
 		const struct step_aux *a = fail ? &p->faux[j] : &p->aux[j];
 
 		if (s->action != RB_ACT_RUNBOOK || s->sub_runbook == NULL ||
@@ -2225,8 +2303,8 @@ load_buf(struct rb_runbook **out, const char *name, const char *data,
 		struct rb_loc loc = { rb_yaml_name(doc), 0, 0 };
 
 		rb_diag_error(diags, &loc, "the file is empty");
-		rb_diag_hint(diags, "a runbook needs 'runbook: NAME' and "
-		    "'steps:'");
+		rb_diag_hint(
+		    diags, "a runbook needs 'runbook: NAME' and 'steps:'");
 	} else
 		parse_top(&p, root);
 	if ((flags & RB_RUNBOOK_LOAD_CHECK_SUBRUNBOOKS) && ctx != NULL &&
@@ -2250,8 +2328,8 @@ out:
 }
 
 int
-rb_runbook_load_buf(struct rb_runbook **out, const char *name,
-    const char *data, size_t len, unsigned flags, struct rb_diags *diags)
+rb_runbook_load_buf(struct rb_runbook **out, const char *name, const char *data,
+    size_t len, unsigned flags, struct rb_diags *diags)
 {
 	struct load_ctx ctx;
 	int r;
@@ -2272,8 +2350,8 @@ rb_runbook_load(struct rb_runbook **out, const char *path, unsigned flags,
 
 	*out = NULL;
 	if ((r = parse_read_file(&buf, path, diags)) == 0)
-		r = rb_runbook_load_buf(out, path, buf.buf, buf.len, flags,
-		    diags);
+		r = rb_runbook_load_buf(
+		    out, path, buf.buf, buf.len, flags, diags);
 	rb_buf_release(&buf);
 	return r;
 }

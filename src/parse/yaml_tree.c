@@ -22,64 +22,64 @@
 #include "runbook/banned.h"
 
 /* Largest input accepted, in bytes. */
-#define YAML_MAX_INPUT		PARSE_MAX_FILE
+#define YAML_MAX_INPUT PARSE_MAX_FILE
 /* Nodes reachable through aliases, summed over every alias. */
-#define YAML_MAX_ALIAS_NODES	100000
+#define YAML_MAX_ALIAS_NODES 100000
 /* Nodes of one document (aliases not counted). */
-#define YAML_MAX_NODES		1000000
+#define YAML_MAX_NODES 1000000
 /* Deepest nesting of collections. */
-#define YAML_MAX_DEPTH		256
+#define YAML_MAX_DEPTH 256
 /* Arena chunk size; larger requests get a chunk of their own. */
-#define ARENA_CHUNK		(64 * 1024)
+#define ARENA_CHUNK (64 * 1024)
 
 struct chunk {
 	struct chunk *next;
-	size_t size;		/* usable bytes after the header */
+	size_t size; /* usable bytes after the header */
 	size_t used;
 };
 
 /* Room for the chunk header, rounded up to the strictest alignment. */
-#define CHUNK_HDR \
-	((sizeof(struct chunk) + alignof(max_align_t) - 1) & \
+#define CHUNK_HDR                                                              \
+	((sizeof(struct chunk) + alignof(max_align_t) - 1) &                   \
 	    ~(alignof(max_align_t) - 1))
 
 struct rb_yaml_doc {
-	char *name;		/* file name for locations */
-	struct chunk *chunks;	/* arena; the head is the one being filled */
-	struct rb_node *root;	/* or NULL for an empty document */
+	char *name;	      /* file name for locations */
+	struct chunk *chunks; /* arena; the head is the one being filled */
+	struct rb_node *root; /* or NULL for an empty document */
 };
 
 /* An open collection on the builder's stack. */
 struct frame {
 	struct rb_node *node;
-	char *anchor;		/* registered when the node closes, or NULL */
-	struct rb_node **kids;	/* items; for maps key, value, key, value... */
+	char *anchor;	       /* registered when the node closes, or NULL */
+	struct rb_node **kids; /* items; for maps key, value, key, value... */
 	size_t nkids, alloc;
-	size_t size;		/* nodes in the subtree, aliases expanded */
+	size_t size; /* nodes in the subtree, aliases expanded */
 };
 
 struct anchor {
-	char *name;		/* NULL: empty slot */
+	char *name; /* NULL: empty slot */
 	struct rb_node *node;
-	size_t size;		/* nodes in its subtree, aliases expanded */
+	size_t size; /* nodes in its subtree, aliases expanded */
 };
 
 struct builder {
 	struct rb_yaml_doc *doc;
 	struct rb_diags *diags;
-	const char *data;	/* the input, for positions of block scalars */
+	const char *data; /* the input, for positions of block scalars */
 	size_t len;
-	size_t *lines;		/* byte offset of each line start (lazy) */
+	size_t *lines; /* byte offset of each line start (lazy) */
 	size_t nlines;
 	struct frame *stack;
 	size_t depth, alloc;
-	struct anchor *anchors;	/* open-addressing hash table */
+	struct anchor *anchors; /* open-addressing hash table */
 	size_t nanchors, anchor_cap;
-	size_t nnodes;		/* nodes created */
-	size_t expanded;	/* nodes reached through aliases */
+	size_t nnodes;	 /* nodes created */
+	size_t expanded; /* nodes reached through aliases */
 	size_t ndocs;
-	bool failed;		/* an error was reported */
-	bool stop;		/* stop reading events */
+	bool failed; /* an error was reported */
+	bool stop;   /* stop reading events */
 };
 
 /* ------------------------------------------------------------------ */
@@ -267,8 +267,7 @@ anchor_find(struct builder *b, const char *name)
 
 /* Define (or redefine, as YAML allows) an anchor; takes name. */
 static void
-anchor_define(struct builder *b, char *name, struct rb_node *node,
-    size_t size)
+anchor_define(struct builder *b, char *name, struct rb_node *node, size_t size)
 {
 	struct anchor *a;
 	size_t i;
@@ -299,9 +298,8 @@ anchor_define(struct builder *b, char *name, struct rb_node *node,
 /* ------------------------------------------------------------------ */
 /* Building */
 
-static void
-fail(struct builder *b, const struct rb_loc *loc, const char *fmt, ...)
-    RB_PRINTFLIKE(3, 4);
+static void fail(struct builder *b, const struct rb_loc *loc, const char *fmt,
+    ...) RB_PRINTFLIKE(3, 4);
 
 static void
 fail(struct builder *b, const struct rb_loc *loc, const char *fmt, ...)
@@ -331,8 +329,8 @@ new_node(struct builder *b, enum rb_node_kind kind, const yaml_mark_t *m)
 	if (++b->nnodes > YAML_MAX_NODES) {
 		struct rb_loc loc = mark_loc(b, m);
 
-		fail(b, &loc, "document has more than %d nodes",
-		    YAML_MAX_NODES);
+		fail(
+		    b, &loc, "document has more than %d nodes", YAML_MAX_NODES);
 		b->stop = true;
 		return NULL;
 	}
@@ -360,13 +358,15 @@ attach(struct builder *b, struct rb_node *n, size_t size)
 		if (n->kind != RB_NODE_SCALAR) {
 			fail(b, &n->loc, "mapping key is %s, not a string",
 			    rb_node_kind_name(n));
-			rb_diag_hint(b->diags, "keys must be plain names; "
+			rb_diag_hint(b->diags,
+			    "keys must be plain names; "
 			    "quote a key that looks like YAML syntax");
-			n = NULL;	/* the pair is dropped at the end */
+			n = NULL; /* the pair is dropped at the end */
 		} else if (!n->quoted && n->len == 2 &&
 		    memcmp(n->str, "<<", 2) == 0) {
 			fail(b, &n->loc, "merge keys ('<<') are not supported");
-			rb_diag_hint(b->diags, "write the keys out in full; "
+			rb_diag_hint(b->diags,
+			    "write the keys out in full; "
 			    "an alias (*name) can still stand for a whole "
 			    "value");
 			n = NULL;
@@ -415,7 +415,8 @@ check_duplicates(struct builder *b, struct rb_node *map)
 		}
 		fail(b, &k->loc, "duplicate key '%s' (first at line %d)",
 		    parse_q(&qb, k->str, k->len), f->loc.line);
-		rb_diag_hint(b->diags, "remove one of them: later keys "
+		rb_diag_hint(b->diags,
+		    "remove one of them: later keys "
 		    "would silently replace earlier ones");
 	}
 	free(v);
@@ -445,8 +446,8 @@ pop_frame(struct builder *b)
 	if (n->kind == RB_NODE_MAP) {
 		size_t npairs = 0;
 
-		n->pairs = arena_alloc(b->doc,
-		    (f.nkids / 2 + 1) * sizeof(*n->pairs));
+		n->pairs =
+		    arena_alloc(b->doc, (f.nkids / 2 + 1) * sizeof(*n->pairs));
 		for (i = 0; i + 1 < f.nkids; i += 2) {
 			if (f.kids[i] == NULL)
 				continue;
@@ -457,7 +458,8 @@ pop_frame(struct builder *b)
 		n->npairs = npairs;
 		check_duplicates(b, n);
 	} else {
-		n->items = arena_alloc(b->doc, (f.nkids + 1) * sizeof(*n->items));
+		n->items =
+		    arena_alloc(b->doc, (f.nkids + 1) * sizeof(*n->items));
 		if (f.nkids > 0)
 			memcpy(n->items, f.kids, f.nkids * sizeof(*n->items));
 		n->nitems = f.nkids;
@@ -492,16 +494,19 @@ on_alias(struct builder *b, const yaml_event_t *ev)
 
 	if ((a = anchor_find(b, name)) == NULL || anchor_is_open(b, name)) {
 		if (anchor_is_open(b, name))
-			fail(b, &loc, "alias '*%s' refers to the node that "
-			    "contains it", parse_q(&qb, name, strlen(name)));
+			fail(b, &loc,
+			    "alias '*%s' refers to the node that contains it",
+			    parse_q(&qb, name, strlen(name)));
 		else {
 			fail(b, &loc, "unknown anchor '%s' in alias",
 			    parse_q(&qb, name, strlen(name)));
-			rb_diag_hint(b->diags, "define it first with '&%s' "
-			    "on an earlier value", qb.s);
+			rb_diag_hint(b->diags,
+			    "define it first with '&%s' on an earlier value",
+			    qb.s);
 		}
 		/* A stand-in keeps keys and values paired. */
-		if ((n = new_node(b, RB_NODE_SCALAR, &ev->start_mark)) != NULL) {
+		if ((n = new_node(b, RB_NODE_SCALAR, &ev->start_mark)) !=
+		    NULL) {
 			n->str = arena_strndup(b->doc, "", 0);
 			attach(b, n, 1);
 		}
@@ -511,7 +516,8 @@ on_alias(struct builder *b, const yaml_event_t *ev)
 	if (b->expanded > YAML_MAX_ALIAS_NODES) {
 		fail(b, &loc, "aliases expand to more than %d nodes",
 		    YAML_MAX_ALIAS_NODES);
-		rb_diag_hint(b->diags, "write the repeated parts out, or use "
+		rb_diag_hint(b->diags,
+		    "write the repeated parts out, or use "
 		    "fewer nested aliases");
 		b->stop = true;
 		return;
@@ -549,8 +555,8 @@ on_scalar(struct builder *b, const yaml_event_t *ev)
 	if (tag != NULL && strcmp(tag, YAML_STR_TAG) == 0)
 		n->quoted = true;
 	if (ev->data.scalar.anchor != NULL)
-		anchor_define(b, xstrdup((const char *)ev->data.scalar.anchor),
-		    n, 1);
+		anchor_define(
+		    b, xstrdup((const char *)ev->data.scalar.anchor), n, 1);
 	attach(b, n, 1);
 }
 
@@ -570,8 +576,9 @@ on_collection(struct builder *b, const yaml_event_t *ev, bool map)
 	n = new_node(b, map ? RB_NODE_MAP : RB_NODE_SEQ, &ev->start_mark);
 	if (n == NULL)
 		return;
-	push_frame(b, n, map ? ev->data.mapping_start.anchor :
-	    ev->data.sequence_start.anchor);
+	push_frame(b, n,
+	    map ? ev->data.mapping_start.anchor
+		: ev->data.sequence_start.anchor);
 }
 
 /* A hint for the libyaml problems people run into most. */
@@ -587,25 +594,25 @@ syntax_hint(struct builder *b, const yaml_parser_t *p)
 			off = b->lines[p->problem_mark.line] +
 			    p->problem_mark.column;
 			if (off < b->len && b->data[off] == '\t')
-				return "indent with spaces: YAML does not allow "
-				    "tabs for indentation";
+				return "indent with spaces: YAML does not "
+				       "allow tabs for indentation";
 		}
 		return "quote the value if it starts with a special "
-		    "character such as @, ` or %";
+		       "character such as @, ` or %";
 	}
 	if (strstr(prob, "tab character") != NULL)
 		return "indent with spaces: YAML does not allow tabs for "
-		    "indentation";
+		       "indentation";
 	if (strstr(prob, "mapping values are not allowed") != NULL)
 		return "quote the value if it contains ': ', or check the "
-		    "indentation of this line";
+		       "indentation of this line";
 	if (strstr(prob, "did not find expected key") != NULL ||
 	    strstr(prob, "did not find expected '-'") != NULL)
 		return "check the indentation: the keys of one mapping (and "
-		    "the items of one list) must line up";
+		       "the items of one list) must line up";
 	if (strstr(prob, "could not find expected ':'") != NULL)
 		return "check for a missing ':' after a key or an unclosed "
-		    "quote";
+		       "quote";
 	if (strstr(prob, "end of stream") != NULL)
 		return "check for an unclosed quote or bracket";
 	if (strstr(prob, "did not find expected ',' or") != NULL)
@@ -658,10 +665,10 @@ on_event(struct builder *b, const yaml_event_t *ev)
 	case YAML_DOCUMENT_START_EVENT:
 		if (b->ndocs++ > 0) {
 			loc = mark_loc(b, &ev->start_mark);
-			fail(b, &loc, "more than one YAML document in one "
-			    "file");
-			rb_diag_hint(b->diags, "put each document ('---') in "
-			    "a file of its own");
+			fail(
+			    b, &loc, "more than one YAML document in one file");
+			rb_diag_hint(b->diags,
+			    "put each document ('---') in a file of its own");
 			b->stop = true;
 		}
 		break;
@@ -705,8 +712,8 @@ builder_release(struct builder *b)
 }
 
 int
-rb_yaml_load_buf(struct rb_yaml_doc **out, const char *name,
-    const char *data, size_t len, struct rb_diags *diags)
+rb_yaml_load_buf(struct rb_yaml_doc **out, const char *name, const char *data,
+    size_t len, struct rb_diags *diags)
 {
 	struct builder b;
 	yaml_parser_t parser;
@@ -730,8 +737,8 @@ rb_yaml_load_buf(struct rb_yaml_doc **out, const char *name,
 	}
 	if (!yaml_parser_initialize(&parser))
 		RB_BUG("yaml_parser_initialize failed");
-	yaml_parser_set_input_string(&parser, (const unsigned char *)b.data,
-	    b.len);
+	yaml_parser_set_input_string(
+	    &parser, (const unsigned char *)b.data, b.len);
 	while (!done && !b.stop) {
 		if (!yaml_parser_parse(&parser, &ev)) {
 			syntax_error(&b, &parser);
@@ -756,8 +763,8 @@ out:
 }
 
 int
-rb_yaml_load_file(struct rb_yaml_doc **out, const char *path,
-    struct rb_diags *diags)
+rb_yaml_load_file(
+    struct rb_yaml_doc **out, const char *path, struct rb_diags *diags)
 {
 	struct rb_buf buf = RB_BUF_INIT;
 	int r;

@@ -293,6 +293,7 @@ store_stmt(sqlite3_stmt **out, struct rb_store *st, const char *sql)
 	for (i = 0; i < st->nstmts; i++) {
 		if (st->stmts[i].sql == sql) {
 			*out = st->stmts[i].stmt;
+			store_stmt_done(*out);	/* in case a path forgot */
 			return 0;
 		}
 	}

@@ -273,7 +273,7 @@ test_expect_success 'dry-run=checks runs read-only steps and shows the branches'
 '
 
 test_expect_success 'SIGINT stops the run: exit 130, the step killed, nothing rolled back' '
-	cat >runbooks/int.yaml <<-YAML &&
+	cat >runbooks/int.yaml <<-YAML
 	runbook: int
 	steps:
 	  - id: first

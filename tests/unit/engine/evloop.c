@@ -330,13 +330,15 @@ test_engine_evloop__signals(void)
 	struct rb_evloop *other = rb_evloop_new();
 	struct rb_error err = RB_ERROR_INIT;
 	const int sigs[] = { SIGUSR1, SIGUSR2, SIGCHLD };
-	const int bad[] = { SIGKILL };
+	const int bad[] = { SIGKILL }, twice[] = { SIGUSR1, SIGUSR1 };
 	struct sigaction sa;
 	int64_t t0;
 
 	memset(sig_seen, 0, sizeof(sig_seen));
 	T_EQ_INT(rb_evloop_watch_signals(loop, bad, 1, on_signal, NULL, &err),
 	    RB_EINVAL);
+	T_EQ_INT(rb_evloop_watch_signals(loop, twice, 2, on_signal, NULL,
+	    &err), RB_EINVAL);
 	T_EQ_INT(rb_evloop_watch_signals(loop, sigs, 3, on_signal, NULL, &err),
 	    0);
 	T_EQ_INT(rb_evloop_watch_signals(other, sigs, 3, on_signal, NULL,

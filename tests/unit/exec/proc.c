@@ -25,6 +25,7 @@ void test_exec_proc__exit_codes(void);
 void test_exec_proc__killed_by_signal(void);
 void test_exec_proc__capture_both_streams(void);
 void test_exec_proc__stderr_to_stdout(void);
+void test_exec_proc__output_to_fd(void);
 void test_exec_proc__big_output_bounded(void);
 void test_exec_proc__capture_join(void);
 void test_exec_proc__timeout_kills_group(void);
@@ -216,6 +217,30 @@ test_exec_proc__stderr_to_stdout(void)
 	T_EQ_INT(rb_proc_run(&p, &err), 0);
 	T_EQ_INT(p.result.out.total, 0);
 	T_EQ_STR(p.result.err.head.buf, "loud\n");
+	rb_proc_release(&p);
+}
+
+void
+test_exec_proc__output_to_fd(void)
+{
+	struct rb_proc p;
+	struct rb_error err = RB_ERROR_INIT;
+	struct rb_buf got = RB_BUF_INIT;
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/out.log", rb_test_tmpdir());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	T_ASSERT(fd >= 0);
+	shell(&p, "echo a; echo b >&2");
+	p.out = fd;
+	p.err = RB_PROC_TO_OUT;
+	T_EQ_INT(rb_proc_run(&p, &err), 0);
+	close(fd);	/* still ours: the child had a copy */
+	T_EQ_INT(p.result.out.total, 0);
+	T_EQ_INT(rb_buf_read_file(&got, path, 0), 0);
+	T_EQ_STR(got.buf, "a\nb\n");
+	rb_buf_release(&got);
 	rb_proc_release(&p);
 }
 

@@ -1,9 +1,11 @@
 /* Unit tests for store/db.c: opening, pragmas, migrations, errors, fork. */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@ void test_store_db__damaged_file(void);
 void test_store_db__transactions(void);
 void test_store_db__fork_refused(void);
 void test_store_db__concurrent_first_open(void);
+void test_store_db__write_error(void);
 
 /* Run one statement on a separate raw connection; first column into out. */
 static int
@@ -413,5 +416,66 @@ test_store_db__concurrent_first_open(void)
 	T_EQ_INT(rb_audit_verify(&v, st, NULL), 0);
 	T_EQ_INT(v.problem, RB_AUDIT_OK);
 	T_EQ_INT(v.nrecords, NOPENERS);
+	rb_store_free(st);
+}
+
+void
+test_store_db__write_error(void)
+{
+	struct rb_error err = RB_ERROR_INIT;
+	struct rb_store *st = NULL;
+	struct rb_audit_verdict v;
+	char msg[2048];
+	int fds[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	/*
+	 * A child whose files may not grow past 256 KiB appends 32 KiB
+	 * records until the disk "fails": the error is RB_EIO naming the
+	 * database, and every record committed before it is intact.
+	 */
+	T_EQ_INT(rb_store_open(&st, rb_test_tmpdir(), &err), 0);
+	rb_store_free(st);
+	st = NULL;
+	T_ASSERT(pipe(fds) == 0);
+	if ((pid = fork()) == 0) {
+		struct rlimit rl = { 256 * 1024, 256 * 1024 };
+		struct rb_buf d = RB_BUF_INIT;
+		int i, r = 0;
+
+		close(fds[0]);
+		signal(SIGXFSZ, SIG_IGN);
+		if (rb_store_open(&st, rb_test_tmpdir(), &err) != 0 ||
+		    setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(1);
+		rb_buf_adds(&d, "{\"pad\":\"");
+		for (i = 0; i < 32 * 1024; i++)
+			rb_buf_addch(&d, 'x');
+		rb_buf_adds(&d, "\"}");
+		for (i = 0; i < 100 && r == 0; i++)
+			r = rb_audit_append(NULL, st, "run.requested", NULL,
+			    NULL, d.buf);
+		snprintf(msg, sizeof(msg), "%d|%s|%s", r,
+		    rb_store_error(st)->msg, rb_store_error(st)->hint);
+		if (write(fds[1], msg, strlen(msg)) < 0)
+			_exit(2);
+		_exit(0);
+	}
+	close(fds[1]);
+	n = read(fds[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	T_EQ_INT(waitpid(pid, &status, 0), pid);
+	T_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	T_ASSERT(strncmp(msg, "-7|", 3) == 0);	/* RB_EIO */
+	T_CONTAINS(msg, "cannot append to the audit log in '");
+	T_CONTAINS(msg, "state.db': disk I/O error");
+	T_CONTAINS(msg, "the disk reported an I/O error");
+
+	T_EQ_INT(rb_store_open(&st, rb_test_tmpdir(), &err), 0);
+	T_EQ_INT(rb_audit_verify(&v, st, NULL), 0);
+	T_EQ_INT(v.problem, RB_AUDIT_OK);
+	T_ASSERT(v.nrecords > 0 && v.nrecords < 100);
 	rb_store_free(st);
 }
