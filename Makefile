@@ -61,6 +61,8 @@ UNIT_OBJS := $(patsubst tests/%.c,$(BUILD)/obj/tests/%.o,$(UNIT_SRCS)) \
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
+.SECONDARY:
+
 .PHONY: all test unit cli-test asan fuzz fuzz-smoke demo deps check-deps bench \
 	install uninstall clean format-check lint-man
 

@@ -5,7 +5,7 @@ the runbooks are written for: a health endpoint, an API endpoint that
 writes an nginx-style access log, Prometheus metrics, and a chat-webhook
 stand-in that records what runbooks post to it.
 
-Usage: app.py --dir DIR [--port N] [--bind ADDR]
+Usage: app.py --dir DIR [--port N] [--bind ADDR] [--db HOST:PORT]
 
 DIR holds the service's state, which the demo (and the runbooks) change:
   DIR/releases/NAME/mode  one word per release: ok, error (40% of API
@@ -16,6 +16,10 @@ DIR holds the service's state, which the demo (and the runbooks) change:
                           (a bloated cache; POST /cache/flush clears it)
   DIR/maintenance.flag    when present, the API answers 503 (maintenance page)
   DIR/broken-config       when present, the service refuses to start
+
+With --db, the service refuses to start while it cannot connect to its
+database (so restarting it during a database outage fails until the
+database is back, as real services do).
   DIR/log/access.log      one line per request, nginx "combined" + duration
   DIR/notify.log          bodies POSTed to /notify, one per line
 
@@ -26,6 +30,7 @@ connections, then serves until SIGTERM.
 import argparse
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -157,19 +162,29 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--bind", default="127.0.0.1")
+    ap.add_argument("--db", default=None)
     args = ap.parse_args()
     if os.path.exists(os.path.join(args.dir, "broken-config")):
         sys.stderr.write("demo-app: fatal: invalid configuration in %s\n"
                          % os.path.join(args.dir, "broken-config"))
         return 1
+    if args.db:
+        host, port = args.db.rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+        except OSError as e:
+            sys.stderr.write("demo-app: fatal: cannot connect to the database "
+                             "at %s: %s\n" % (args.db, e.strerror or e))
+            return 1
     for d in ("log", "cache"):
         os.makedirs(os.path.join(args.dir, d), exist_ok=True)
     Handler.state = State(args.dir)
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
     httpd = ThreadingHTTPServer((args.bind, args.port), Handler)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(
-        target=httpd.shutdown, daemon=True).start())
+    # Nothing is buffered (each log line is written whole), so SIGTERM
+    # can end the process at once.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     print("demo-app: pid %d listening on %s:%d, release %s" % (
         os.getpid(), args.bind, httpd.server_address[1],
         Handler.state.release()[0]), flush=True)

@@ -11,7 +11,8 @@
 #
 #   demo_pg_stop            fast shutdown of PostgreSQL (the "outage")
 #   demo_pg_running         whether the postmaster is alive
-#   demo_app_stop           stop the web service (its own outage)
+#   demo_app_stop           stop the web service (its own outage; it needs
+#                           PostgreSQL to start again)
 #   demo_app_deploy NAME    point $DEMO_APP_DIR/current at releases/NAME
 #   demo_app_traffic N      send N API requests (fills the access log)
 #
@@ -149,12 +150,13 @@ demo_write_scripts() {
 	EOF
 	for role in app chat; do
 		dir=$DEMO_DIR/$role
-		port=$DEMO_APP_PORT
-		[ "$role" = chat ] && port=$DEMO_CHAT_PORT
+		port=$DEMO_APP_PORT db="--db 127.0.0.1:$DEMO_PG_PORT"
+		[ "$role" = chat ] && port=$DEMO_CHAT_PORT db=""
 		cat >"$bin/$role-restart" <<-EOF
 		#!/bin/sh
 		# Restart (or start) the demo $role service and wait until it
-		# answers /healthz. Its PID is in $dir/app.pid.
+		# answers HTTP (like systemctl, it does not judge the answer: that
+		# is the health check's job). Its PID is in $dir/app.pid.
 		pidfile="$dir/app.pid"
 		if [ -r "\$pidfile" ] && kill -0 "\$(cat "\$pidfile")" 2>/dev/null; then
 			kill -TERM "\$(cat "\$pidfile")"
@@ -165,11 +167,11 @@ demo_write_scripts() {
 		fi
 		setsid=""
 		command -v setsid >/dev/null 2>&1 && setsid=setsid
-		\$setsid "$DEMO_PYTHON" "$DEMO_HOME/app.py" --dir "$dir" --port $port \\
+		\$setsid "$DEMO_PYTHON" "$DEMO_HOME/app.py" --dir "$dir" --port $port $db \\
 		    >>"$dir/log/app.log" 2>&1 </dev/null &
 		echo \$! >"\$pidfile"
 		i=0
-		until curl -fs -o /dev/null --max-time 1 http://127.0.0.1:$port/healthz; do
+		until curl -s -o /dev/null --max-time 1 http://127.0.0.1:$port/healthz; do
 			if ! kill -0 "\$(cat "\$pidfile")" 2>/dev/null || [ \$i -ge 100 ]; then
 				echo "$role: did not come up; last log lines:" >&2
 				tail -n 5 "$dir/log/app.log" >&2

@@ -196,8 +196,11 @@ enum rb_runbook_load_flags {
 /*
  * Load and validate a runbook file. Every problem in the file is added to
  * diags (errors and warnings). Returns 0 and sets *out when there were no
- * errors; otherwise RB_EINVAL (or RB_ENOTFOUND for a missing file) and *out
- * is NULL.
+ * errors; otherwise RB_EINVAL (or RB_ENOTFOUND, with nothing reported, for
+ * a missing file) and *out is NULL. With RB_RUNBOOK_LOAD_CHECK_SUBRUNBOOKS,
+ * a called runbook with errors is reported once at the calling step (its
+ * own diagnostics are not repeated); a cycle is reported at the step that
+ * starts it.
  */
 int rb_runbook_load(struct rb_runbook **out, const char *path,
     unsigned flags, struct rb_diags *diags);
@@ -248,11 +251,18 @@ struct rb_inventory {
 	struct rb_yaml_doc *doc;
 };
 
+/*
+ * Load and validate an inventory (SPEC 3): defaults are applied to every
+ * host (user falls back to $USER; "~/" paths are kept as written) and
+ * groups are expanded to host names ("local" may be a member). Returns
+ * like rb_runbook_load().
+ */
 int rb_inventory_load(struct rb_inventory **out, const char *path,
     struct rb_diags *diags);
 int rb_inventory_load_buf(struct rb_inventory **out, const char *name,
     const char *data, size_t len, struct rb_diags *diags);
 void rb_inventory_free(struct rb_inventory *inv);
+/* Lookups by name; NULL when absent ("local" is not an inventory host). */
 const struct rb_host *rb_inventory_host(const struct rb_inventory *inv,
     const char *name);
 const struct rb_group *rb_inventory_group(const struct rb_inventory *inv,
@@ -308,6 +318,11 @@ struct rb_routes {
 	struct rb_yaml_doc *doc;
 };
 
+/*
+ * Load and validate a webhook routes file (SPEC 6). Each route's runbook is
+ * found with rb_runbook_find_from() and loaded to check the route's params
+ * against the ones it declares. Returns like rb_runbook_load().
+ */
 int rb_routes_load(struct rb_routes **out, const char *path,
     struct rb_diags *diags);
 int rb_routes_load_buf(struct rb_routes **out, const char *name,

@@ -49,16 +49,21 @@ struct rb_yaml_doc;
 
 /*
  * Parse YAML text into a document. Syntax errors, duplicate keys, non-scalar
- * keys and more than one document become diagnostics in diags (with the
- * position libyaml reports). Aliases are resolved by sharing nodes; total
- * alias expansion is capped so a "billion laughs" input fails fast.
+ * keys, merge keys (<<), unknown anchors and more than one document become
+ * diagnostics in diags (with the position libyaml reports). Aliases are
+ * resolved by sharing nodes; total alias expansion is capped (100000 nodes)
+ * so a "billion laughs" input fails fast, as are nesting (256 levels), the
+ * number of nodes (1000000) and the input size (16 MiB).
  * name is the file name used in locations. Returns 0 and sets *out, or
  * RB_EINVAL (diagnostics added) with *out NULL. An empty document gives a
  * document whose root is NULL.
  */
 int rb_yaml_load_buf(struct rb_yaml_doc **out, const char *name,
     const char *data, size_t len, struct rb_diags *diags);
-/* Read path (capped at 16 MiB) and parse it; RB_ENOTFOUND if missing. */
+/*
+ * Read path (capped at 16 MiB) and parse it. RB_ENOTFOUND, with nothing
+ * reported, if it is missing; other read errors are diagnostics (RB_EINVAL).
+ */
 int rb_yaml_load_file(struct rb_yaml_doc **out, const char *path,
     struct rb_diags *diags);
 /* The root node, or NULL for an empty document. */

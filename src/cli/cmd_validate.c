@@ -67,12 +67,6 @@ validate_file(const char *path, struct totals *t)
 	default:
 		r = rb_runbook_load(&rb, path,
 		    RB_RUNBOOK_LOAD_CHECK_SUBRUNBOOKS, &d);
-		if (r == 0) {
-			struct rb_dag dag = RB_DAG_INIT;
-
-			rb_dag_build(&dag, rb->steps, rb->nsteps, &d);
-			rb_dag_release(&dag);
-		}
 	}
 	if (r == RB_ENOTFOUND && d.nr == 0)
 		rb_diag_error(&d, NULL, "cannot read '%s': no such file", path);

@@ -473,9 +473,6 @@ init_task(struct engine *e, struct task *t, const struct rb_step *s,
 	t->status = RB_ST_PENDING;
 	t->exit_code = -1;
 	t->max_attempts = s->retries.count + 1;
-	/* `until` alone polls: ten tries a second apart unless told. */
-	if (s->until != NULL && s->retries.count == 0)
-		t->max_attempts = 11;
 	rb_proc_init(&t->proc);
 }
 

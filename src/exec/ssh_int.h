@@ -14,6 +14,11 @@
  *   pending packet, and nothing else runs on the session until it is out.
  * - libssh2_channel_open_ex() keeps its state in the session, so only one
  *   channel may be opening per session (host->opening).
+ * - Any call may read packets for every channel of the session into one
+ *   queue. A command that was asked before its packet arrived sees it
+ *   only when asked again, and the socket will not wake us for it: the
+ *   pump goes round until a round reads nothing from the socket
+ *   (host->received, counted by our recv callback).
  * - libssh2_knownhost_* collections belong to a session (for allocation);
  *   the pool keeps a never-connected session just for them, so a parsed
  *   known_hosts file is shared by every host that names it.
@@ -116,6 +121,7 @@ struct ssh_host {
 	unsigned max_channels;
 	struct rb_ssh_exec *opening;
 	struct rb_ssh_exec *out_owner;
+	uint64_t received;	/* bytes read from the socket, ever */
 	bool pumping;
 };
 

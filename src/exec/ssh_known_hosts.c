@@ -169,6 +169,26 @@ parse_revoked(struct kh_file *kf, const char *p, size_t len, int line)
 	kf->nrev++;
 }
 
+/*
+ * Give one line (without its newline) to libssh2, which, like
+ * libssh2_knownhost_readfile() feeding it fgets() lines, expects the line
+ * to end in a newline and takes the last byte off the key otherwise.
+ */
+static int
+readline(struct kh_file *kf, const char *p, size_t len)
+{
+	char *copy = xmalloc(len + 2);
+	int r;
+
+	memcpy(copy, p, len);
+	copy[len] = '\n';
+	copy[len + 1] = '\0';
+	r = libssh2_knownhost_readline(kf->kh, copy, len + 1,
+	    LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+	free(copy);
+	return r;
+}
+
 /* Read path into a new kh_file; problems are kept in load_err. */
 static struct kh_file *
 kh_load(struct rb_ssh_pool *pool, const char *path)
@@ -219,8 +239,7 @@ kh_load(struct rb_ssh_pool *pool, const char *path)
 			    (p[8] == ' ' || p[8] == '\t'))
 				parse_revoked(kf, p + 9, len - 9, line);
 			/* @cert-authority: certificates are not supported */
-		} else if (libssh2_knownhost_readline(kf->kh, p, len,
-		    LIBSSH2_KNOWNHOST_FILE_OPENSSH) == 0) {
+		} else if (readline(kf, p, len) == 0) {
 			note_new_entries(kf, line);
 		}
 		/* A line libssh2 cannot parse (a key type it does not know)

@@ -688,6 +688,27 @@ resolve_poll(struct rb_evloop *loop, uint64_t id, void *payload)
 	host_pump(h);
 }
 
+/*
+ * libssh2's recv, counting what arrives: any call may read packets for
+ * every channel of the session into libssh2's queue, so the pump must go
+ * round again until a round reads nothing new (see channels_pump()).
+ */
+static ssize_t
+counting_recv(libssh2_socket_t fd, void *buf, size_t len, int flags,
+    void **abstract)
+{
+	struct ssh_host *h = *abstract;
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, len, flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	h->received += (uint64_t)n;
+	return n;
+}
+
 /* Create the libssh2 session on the connected socket. */
 static void
 session_start(struct ssh_host *h)
@@ -703,6 +724,8 @@ session_start(struct ssh_host *h)
 		return;
 	}
 	libssh2_session_set_blocking(h->session, 0);
+	(void)libssh2_session_callback_set(h->session, LIBSSH2_CALLBACK_RECV,
+	    (void *)counting_recv);
 	if (h->pool->opts.keepalive_s > 0)
 		libssh2_keepalive_config(h->session, 0,
 		    (unsigned)h->pool->opts.keepalive_s);
@@ -1223,6 +1246,7 @@ channels_pump(struct ssh_host *h)
 
 	for (pass = 0; pass < 16; pass++) {
 		struct rb_ssh_exec *x, *next;
+		uint64_t received = h->received;
 		bool progress = false;
 
 		if (h->out_owner != NULL) {
@@ -1263,7 +1287,9 @@ channels_pump(struct ssh_host *h)
 			}
 			progress = true;
 		}
-		if (!progress)
+		/* Packets read during this round may be queued for commands
+		 * that were asked before they arrived: ask everyone again. */
+		if (!progress && h->received == received)
 			return;
 	}
 	host_kick(h); /* still busy: let the others have a turn */
@@ -1308,3 +1334,5 @@ host_pump(struct ssh_host *h)
 	update_fd(h);
 	h->pumping = false;
 }
+
+

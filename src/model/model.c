@@ -3,9 +3,10 @@
  * models (model.h): freeing, lookups, param checks, and finding runbook
  * files on the search path (SPEC 4).
  */
+#include <sys/stat.h>
+
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "runbook/model.h"
 #include "runbook/node.h"

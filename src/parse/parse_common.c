@@ -3,13 +3,14 @@
  * the required/optional-keys helper, typed readers with located messages,
  * name rules and "did you mean".
  */
+#include <sys/stat.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "runbook/strvec.h"
 #include "runbook/util.h"

@@ -14,8 +14,6 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +22,7 @@
 #include "runbook/util.h"
 #include "runbook/strvec.h"
 #include "parse/parse_int.h"
+#include "runbook/dag.h"
 #include "runbook/banned.h"
 
 #define NONE ((size_t)-1)
@@ -932,9 +931,10 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 			parse_expect(p, s, v[K_EXPECT], where);
 	}
 	if (v[K_CAPTURE] != NULL) {
-		if (act >= 0 && act != K_RUN && act != K_CHECK)
+		if (act >= 0 && act != K_RUN && act != K_CHECK && act != K_HTTP)
 			rb_diag_error(p->d, &parse_key_node(n, "capture")->loc,
-			    "'capture' only applies to run and check steps");
+			    "'capture' only applies to run, check and http "
+			    "steps");
 		else
 			parse_capture(p, s, v[K_CAPTURE], where);
 	}
@@ -1085,6 +1085,23 @@ id_list(const struct rb_step *steps, size_t n)
 	for (i = 0; i < n; i++)
 		v[i] = steps[i].id;
 	return v;
+}
+
+/*
+ * Report dependency cycles with their path, together with every other
+ * problem of the file (the DAG module finds them).
+ */
+static void
+check_cycles(struct rbp *p, const struct rb_step *steps, size_t n)
+{
+	struct rb_dag dag = RB_DAG_INIT;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (steps[i].id == NULL)
+			return;
+	if (rb_dag_build(&dag, steps, n, p->d) == 0)
+		rb_dag_release(&dag);
 }
 
 /* Fill need_idx of every step of one list (indices into that list). */
@@ -2078,6 +2095,8 @@ parse_top(struct rbp *p, const struct rb_node *root)
 	index_ids(p);
 	resolve_needs(p, rb->steps, rb->nsteps, p->aux, false);
 	resolve_needs(p, rb->on_failure, rb->non_failure, p->faux, true);
+	check_cycles(p, rb->steps, rb->nsteps);
+	check_cycles(p, rb->on_failure, rb->non_failure);
 	check_names(p);
 }
 

@@ -9,8 +9,10 @@ passed=0 failed=0 skipped=0 bad=""
 for t in "$ROOT"/tests/cli/t[0-9]*.sh; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t" .sh)
+	t0=$(date +%s)
 	out=$(sh "$t" 2>&1)
 	code=$?
+	secs=$(( $(date +%s) - t0 ))
 	last=$(printf '%s\n' "$out" | tail -n 1)
 	p=$(printf '%s\n' "$last" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
 	f=$(printf '%s\n' "$last" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
@@ -28,8 +30,9 @@ for t in "$ROOT"/tests/cli/t[0-9]*.sh; do
 	if [ "${f:-0}" -ne 0 ]; then
 		bad="$bad $name"
 		printf '%s\n' "$out" | grep -v '^ok ' | sed "s/^/$name: /"
+		echo "$name: (${secs}s)"
 	else
-		echo "$name: $last"
+		echo "$name: $last (${secs}s)"
 	fi
 done
 [ -n "$bad" ] && echo "failing:$bad"

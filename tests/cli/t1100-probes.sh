@@ -4,7 +4,7 @@
 
 python3 "$SRC_DIR/tests/fixtures/http/server.py" --record "$TEST_TMP/notified" >port 2>server.log &
 test_kill_at_end $!
-i=0; while ! test -s port && test $i -lt 100; do sleep 0.05; i=$((i+1)); done
+i=0; while ! test -s port && test $i -lt 400; do sleep 0.05; i=$((i+1)); done
 PORT=$(cat port)
 mkdir runbooks
 

@@ -257,19 +257,18 @@ test_expect_success 'outage-response: a stopped service is restarted and verifie
 	curl -fsS "$DEMO_APP_URL/healthz"
 '
 
-test_expect_success 'outage-response: a service that will not start fails after the restart chain (exit 1)' '
+test_expect_success 'outage-response: down with its database, back through the restart chain (exit 0)' '
 	: >"$DEMO_CHAT_LOG" &&
-	demo_app_stop && touch "$DEMO_APP_DIR/broken-config" &&
-	code=0 &&
-	outage -p deps_restart_cmd="$DEMO_PG_RESTART" 2>err || code=$?
-	rm -f "$DEMO_APP_DIR/broken-config" && "$DEMO_APP_RESTART" &&
-	test $code -eq 1 &&
+	demo_app_stop && demo_pg_stop &&
+	outage -p deps_restart_cmd="$DEMO_PG_RESTART" 2>err &&
 	grep "^failed  restart " err &&
-	grep "invalid configuration" err &&
+	grep "cannot connect to the database" err &&
 	grep "^ok      restart-deps" err &&
-	grep "^failed  restart-again" err &&
-	grep "^failed  verify" err &&
-	grep "OUTAGE: demo-app is down" "$DEMO_CHAT_LOG"
+	grep "^ok      restart-again" err &&
+	grep "^ok      verify" err &&
+	demo_pg_running &&
+	curl -fsS "$DEMO_APP_URL/healthz" &&
+	grep "demo-app was down and is back" "$DEMO_CHAT_LOG"
 '
 
 # ---- maintenance-window
@@ -295,15 +294,19 @@ test_expect_success 'maintenance-window: backup, change, restart and post-checks
 	pg_restore --list "$TEST_TMP"/backups/app-*.dump | grep "TABLE public orders"
 '
 
-test_expect_success 'maintenance-window: an unhealthy host is rolled back and the run fails (exit 1)' '
+test_expect_success 'maintenance-window: a host broken by the change is rolled back, the run fails (exit 1)' '
 	demo_app_deploy v1 &&
-	test_must_fail --exit 1 mw -p host_health_cmd="curl -fsS $DEMO_APP_URL/api/orders" \
+	test_must_fail --exit 1 mw -p host_health_cmd="curl -fsS $DEMO_APP_URL/healthz" \
+	    -p change_cmd="ln -sfn releases/v3 $DEMO_APP_DIR/current" \
 	    -p host_health_tries=1 2>err &&
 	grep "^failed  rolling-change" err &&
-	grep "not healthy after 1 tries; rolling this host back" err &&
+	grep "error: 503" err &&
+	grep "health: still failing after 1 tries" err &&
+	grep "not healthy; rolling this host back" err &&
 	grep "^ok      maintenance-on (rollback)" err &&
 	test "$(readlink "$DEMO_APP_DIR/current")" = releases/v1 &&
-	! test -e "$DEMO_APP_DIR/maintenance.flag"
+	! test -e "$DEMO_APP_DIR/maintenance.flag" &&
+	curl -fsS "$DEMO_APP_URL/healthz"
 '
 
 # ---- playbooks
