@@ -143,6 +143,8 @@ struct rb_run_opts {
 struct rb_run_result {
 	enum rb_run_status status;
 	char run_id[64];
+	char paused_step[256];		/* PAUSED: the gate waiting, or "" */
+	char paused_message[512];	/* PAUSED: what it asks */
 	size_t nsucceeded, nfailed, nskipped, nrollbacks_failed;
 };
 

@@ -24,9 +24,9 @@ const struct cli_cmd cli_cmds[] = {
 	{ "resume", cmd_resume, "Continue a failed or interrupted run",
 	  "resume RUN_ID [--rerun-inflight] [--force] [--output text|json] "
 	  "[--state DIR] [-v]" },
-	{ "approve", NULL, "Approve or reject a paused step and continue",
+	{ "approve", cmd_approve, "Approve or reject a paused step and continue",
 	  "approve RUN_ID STEP_ID --by NAME [--reject] [--comment TEXT] "
-	  "[--state DIR]" },
+	  "[--output text|json] [--state DIR] [-v]" },
 	{ "runs", cmd_runs, "List recorded runs",
 	  "runs [--limit N] [--runbook NAME] [--status S] [--output text|json] "
 	  "[--state DIR]" },

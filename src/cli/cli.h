@@ -50,7 +50,27 @@ struct rb_store;
 /* Open state.db of --state DIR (or the default); prints errors. */
 int cli_open_store(struct rb_store **out, const char *state_dir);
 
+struct rb_run_result;
+/* Continue a journaled run in the foreground (cmd_resume.c). */
+int cli_resume(const char *state, const char *run_id, unsigned flags,
+    const struct rb_strvec *extra, const char *inv_path, int output,
+    bool verbose);
+/*
+ * After a run ended: say what a paused run waits for, and return the exit
+ * code (cmd_run.c).
+ */
+int cli_run_finished(const struct rb_run_result *res,
+    const struct rb_runbook *rb);
+
+/*
+ * Record a decision on the paused gate step_id of run_id in the journal and
+ * the audit log (cmd_approve.c). Returns 0 or an exit code.
+ */
+int cli_approve(const char *state, const char *run_id, const char *step_id,
+    const char *by, bool reject, const char *comment);
+
 int cmd_run(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_show(int argc, char **argv);

@@ -32,22 +32,19 @@ journal_params(struct rb_strvec *kv, const char *json)
 	json_decref(o);
 }
 
+/*
+ * Continue the journaled run run_id in the foreground: check that it can be
+ * resumed and that its runbook did not change (unless RB_RESUME_FORCE),
+ * rebuild its params (secrets from their env variables or extra -p), and
+ * run the rest. Returns the exit code.
+ */
 int
-cmd_resume(int argc, char **argv)
+cli_resume(const char *state, const char *run_id, unsigned flags,
+    const struct rb_strvec *extra, const char *inv_path, int output,
+    bool verbose)
 {
-	static const struct option opts[] = {
-		{ "rerun-inflight", no_argument, NULL, 'r' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "param", required_argument, NULL, 'p' },
-		{ "inventory", required_argument, NULL, 'i' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "state", required_argument, NULL, 'S' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct rb_journal_run run = RB_JOURNAL_RUN_INIT;
-	struct rb_strvec kv = RB_STRVEC_INIT, extra = RB_STRVEC_INIT;
+	struct rb_strvec kv = RB_STRVEC_INIT;
 	struct rb_runbook *rb = NULL;
 	struct rb_inventory *inv = NULL;
 	struct rb_params params = RB_PARAMS_INIT;
@@ -57,58 +54,17 @@ cmd_resume(int argc, char **argv)
 	struct rb_run_opts ro = RB_RUN_OPTS_INIT;
 	struct rb_run_result res;
 	struct render *rend = NULL;
-	enum render_mode mode = RENDER_AUTO;
-	const char *state = NULL, *inv_path = NULL;
+	enum render_mode mode = output ? RENDER_JSON : RENDER_AUTO;
 	char actor[RB_STORE_ACTOR_SIZE];
-	bool verbose = false;
 	size_t i;
-	int c, r, ex = RB_EXIT_USAGE;
+	int r, ex;
 
-	while ((c = getopt_long(argc, argv, "rfp:i:o:S:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			ro.resume_flags |= RB_RESUME_RERUN_INFLIGHT;
-			break;
-		case 'f':
-			ro.resume_flags |= RB_RESUME_FORCE;
-			break;
-		case 'p':
-			rb_strvec_push(&extra, optarg);
-			break;
-		case 'i':
-			inv_path = optarg;
-			break;
-		case 'o':
-			if (strcmp(optarg, "json") == 0)
-				mode = RENDER_JSON;
-			else if (strcmp(optarg, "text") != 0) {
-				cli_error("unknown output format '%s'", optarg);
-				goto out;
-			}
-			break;
-		case 'S':
-			state = optarg;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			ex = cli_help_exit("resume");
-			goto out;
-		default:
-			cli_usage(stderr, "resume");
-			goto out;
-		}
-	}
-	if (optind != argc - 1) {
-		cli_usage(stderr, "resume");
-		goto out;
-	}
+	ro.resume_flags = flags;
 	if ((ex = cli_open_store(&st, state)) != 0)
 		goto out;
-	if ((r = rb_journal_run_load(&run, st, argv[optind])) != 0) {
+	if ((r = rb_journal_run_load(&run, st, run_id)) != 0) {
 		if (r == RB_ENOTFOUND) {
-			cli_error("no run '%s' in '%s'", argv[optind],
+			cli_error("no run '%s' in '%s'", run_id,
 			    rb_store_path(st));
 			cli_hint("'runbook runs' lists the recorded runs");
 			ex = RB_EXIT_USAGE;
@@ -130,7 +86,6 @@ cmd_resume(int argc, char **argv)
 		cli_hint("wait for it, or stop it with SIGTERM first");
 		goto out;
 	}
-	ex = RB_EXIT_USAGE;
 	if ((ex = cli_load_runbook(&rb, run.runbook_path ? run.runbook_path :
 	    run.runbook)) != 0 ||
 	    (ex = cli_load_inventory(&inv, inv_path)) != 0)
@@ -138,7 +93,7 @@ cmd_resume(int argc, char **argv)
 	rb_store_default_actor(actor, sizeof(actor));
 	if (run.runbook_digest != NULL &&
 	    strcmp(run.runbook_digest, rb->digest) != 0) {
-		if (!(ro.resume_flags & RB_RESUME_FORCE)) {
+		if (!(flags & RB_RESUME_FORCE)) {
 			cli_error("runbook '%s' changed since run '%s' began",
 			    rb->path, run.run_id);
 			cli_hint("review the change; 'runbook resume %s --force' "
@@ -151,12 +106,12 @@ cmd_resume(int argc, char **argv)
 		rb_audit_append(NULL, st, "force.resume", actor, run.run_id,
 		    "{\"reason\":\"runbook changed since the run began\"}");
 	}
-	if (ro.resume_flags & RB_RESUME_RERUN_INFLIGHT)
+	if (flags & RB_RESUME_RERUN_INFLIGHT)
 		rb_audit_append(NULL, st, "force.rerun_inflight", actor,
 		    run.run_id, "{}");
 	journal_params(&kv, run.params);
-	for (i = 0; i < extra.nr; i++)
-		rb_strvec_push(&kv, extra.v[i]);
+	for (i = 0; extra != NULL && i < extra->nr; i++)
+		rb_strvec_push(&kv, extra->v[i]);
 	ex = RB_EXIT_USAGE;
 	if (rb_params_resolve(&params, rb, (const char *const *)kv.v, kv.nr,
 	    &diags) != 0) {
@@ -182,7 +137,7 @@ cmd_resume(int argc, char **argv)
 		goto out;
 	}
 	render_summary(rend);
-	ex = rb_run_exit_code(res.status);
+	ex = cli_run_finished(&res, rb);
 out:
 	render_free(rend);
 	rb_params_release(&params);
@@ -190,8 +145,74 @@ out:
 	rb_inventory_free(inv);
 	rb_runbook_free(rb);
 	rb_strvec_release(&kv);
-	rb_strvec_release(&extra);
 	rb_journal_run_release(&run);
 	rb_store_free(st);
+	return ex;
+}
+
+int
+cmd_resume(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "rerun-inflight", no_argument, NULL, 'r' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "param", required_argument, NULL, 'p' },
+		{ "inventory", required_argument, NULL, 'i' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct rb_strvec extra = RB_STRVEC_INIT;
+	const char *state = NULL, *inv_path = NULL;
+	unsigned flags = 0;
+	bool verbose = false;
+	int c, json = 0, ex = RB_EXIT_USAGE;
+
+	while ((c = getopt_long(argc, argv, "rfp:i:o:S:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			flags |= RB_RESUME_RERUN_INFLIGHT;
+			break;
+		case 'f':
+			flags |= RB_RESUME_FORCE;
+			break;
+		case 'p':
+			rb_strvec_push(&extra, optarg);
+			break;
+		case 'i':
+			inv_path = optarg;
+			break;
+		case 'o':
+			if (strcmp(optarg, "json") == 0)
+				json = 1;
+			else if (strcmp(optarg, "text") != 0) {
+				cli_error("unknown output format '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 'S':
+			state = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			ex = cli_help_exit("resume");
+			goto out;
+		default:
+			cli_usage(stderr, "resume");
+			goto out;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_usage(stderr, "resume");
+		goto out;
+	}
+	ex = cli_resume(state, argv[optind], flags, &extra, inv_path, json,
+	    verbose);
+out:
+	rb_strvec_release(&extra);
 	return ex;
 }

@@ -6,12 +6,73 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "runbook/engine.h"
 #include "runbook/store.h"
 #include "runbook/banned.h"
+
+int
+cli_run_finished(const struct rb_run_result *res, const struct rb_runbook *rb)
+{
+	(void)rb;
+	if (res->status == RB_RUN_PAUSED && res->paused_step[0] != '\0') {
+		fprintf(stderr, "runbook: run %s is paused at step '%s': %s\n",
+		    res->run_id, res->paused_step, res->paused_message);
+		fprintf(stderr, "runbook: to continue: runbook approve %s %s "
+		    "--by NAME [--comment TEXT]\n", res->run_id,
+		    res->paused_step);
+		fprintf(stderr, "runbook: to refuse:   runbook approve %s %s "
+		    "--by NAME --reject\n", res->run_id, res->paused_step);
+	} else if (res->status == RB_RUN_INTERRUPTED) {
+		fprintf(stderr, "runbook: run %s was interrupted; 'runbook "
+		    "resume %s' continues it\n", res->run_id, res->run_id);
+	} else if (res->status == RB_RUN_FAILED ||
+	    res->status == RB_RUN_ROLLBACK_FAILED) {
+		fprintf(stderr, "runbook: 'runbook show %s' has every step's "
+		    "output; 'runbook resume %s' retries what failed\n",
+		    res->run_id, res->run_id);
+	}
+	return rb_run_exit_code(res->status);
+}
+
+/*
+ * --interactive: ask in place whether to approve the gate the run paused
+ * at; on an answer, record it and continue. Returns the exit code, or -1
+ * when no answer was given (the run stays paused).
+ */
+static int
+ask_in_place(const struct rb_run_result *res, const char *state,
+    bool verbose, int json)
+{
+	char line[512], by[RB_STORE_ACTOR_SIZE];
+	bool reject;
+	size_t n;
+
+	if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+		return -1;
+	fprintf(stderr, "\n%s\napprove step '%s'? [y = approve, n = reject, "
+	    "anything else = leave paused] ", res->paused_message,
+	    res->paused_step);
+	fflush(stderr);
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		return -1;
+	n = strcspn(line, "\n");
+	line[n] = '\0';
+	if (strcmp(line, "y") == 0 || strcmp(line, "yes") == 0)
+		reject = false;
+	else if (strcmp(line, "n") == 0 || strcmp(line, "no") == 0)
+		reject = true;
+	else
+		return -1;
+	rb_store_default_actor(by, sizeof(by));
+	if (cli_approve(state, res->run_id, res->paused_step, by, reject,
+	    "answered at the terminal (--interactive)") != 0)
+		return RB_EXIT_FAILED;
+	return cli_resume(state, res->run_id, 0, NULL, NULL, json, verbose);
+}
 
 int
 cmd_run(int argc, char **argv)
@@ -47,7 +108,7 @@ cmd_run(int argc, char **argv)
 	struct rb_store *store = NULL;
 	struct rb_buf dir = RB_BUF_INIT;
 	char actor[RB_STORE_ACTOR_SIZE];
-	bool verbose = false;
+	bool verbose = false, interactive = false;
 	long long jobs = 0;
 	int c, ex = RB_EXIT_USAGE;
 
@@ -89,7 +150,9 @@ cmd_run(int argc, char **argv)
 			ro.force_window = true;
 			break;
 		case 'y':
+			break;
 		case 'I':
+			interactive = true;
 			break;
 		case 'o':
 			if (strcmp(optarg, "json") == 0)
@@ -181,7 +244,16 @@ cmd_run(int argc, char **argv)
 		goto out;
 	}
 	render_summary(rend);
-	ex = rb_run_exit_code(res.status);
+	ex = cli_run_finished(&res, rb);
+	if (res.status == RB_RUN_PAUSED && interactive) {
+		int ax;
+
+		rb_store_free(store);
+		store = NULL;
+		if ((ax = ask_in_place(&res, dir.buf, verbose,
+		    mode == RENDER_JSON)) >= 0)
+			ex = ax;
+	}
 out:
 	render_free(rend);
 	rb_store_free(store);

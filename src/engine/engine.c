@@ -875,6 +875,21 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 			out->nfailed++;
 	}
 	out->nrollbacks_failed = e.rollback_failures;
+	for (i = 0; i < e.nmain; i++) {
+		const struct task *t = &e.main_tasks[i];
+		struct rb_buf msg = RB_BUF_INIT;
+
+		if (t->status != RB_ST_PAUSED || out->paused_step[0] != '\0')
+			continue;
+		snprintf(out->paused_step, sizeof(out->paused_step), "%s",
+		    t->step->id);
+		if (t->step->command != NULL &&
+		    rb_render_text(&msg, t->step->command, t->scope, true,
+		    NULL) == 0)
+			snprintf(out->paused_message,
+			    sizeof(out->paused_message), "%s", msg.buf);
+		rb_buf_release(&msg);
+	}
 	if (e.interrupted)
 		out->status = RB_RUN_INTERRUPTED;
 	else if (e.failing && e.rollback_failures > 0)

@@ -142,19 +142,19 @@ test_expect_success 'db-connection: a login it cannot repair fails the run (exit
 '
 
 test_expect_success 'db-connection: saturated connections and stuck transactions are cleared (exit 0)' '
-	hold_connections 16 &&
+	hold_connections 5 &&
 	i=0 &&
-	until test "$(idle_in_tx_count)" -ge 16; do
+	until test "$(idle_in_tx_count)" -ge 5; do
 		i=$((i + 1)); test $i -lt 100; sleep 0.1
 	done &&
 	code=0 &&
-	run_db -p idle_tx_minutes=0 -p terminate_idle_tx=true 2>err || code=$?
+	run_db -p max_conn_pct=25 -p idle_tx_minutes=0 -p terminate_idle_tx=true 2>err || code=$?
 	release_connections
 	test $code -eq 0 &&
 	grep "^failed  conn-usage" err &&
-	grep "connection use [0-9]*% is at or above 80%" err &&
+	grep "connection use 30% is at or above 25%" err &&
 	grep "^failed  idle-in-tx" err &&
-	grep "16 sessions idle in a transaction" err &&
+	grep "5 sessions idle in a transaction" err &&
 	grep "^ok      terminate-idle-tx" err &&
 	grep "^ok      verify-headroom" err &&
 	test "$(idle_in_tx_count)" -eq 0
@@ -275,8 +275,7 @@ test_expect_success 'outage-response: down with its database, back through the r
 
 mw() {
 	"$RUNBOOK" run maintenance-window -p backup_dir="$TEST_TMP/backups" \
-	    -p db_host="$DEMO_PG_HOST" -p db_port="$DEMO_PG_PORT" -p db_name="$DEMO_PG_DB" \
-	    -p db_user="$DEMO_PG_USER" -p health_url="$DEMO_APP_URL/healthz" \
+	    -p health_url="$DEMO_APP_URL/healthz" \
 	    -p maintenance_flag="$DEMO_APP_DIR/maintenance.flag" \
 	    -p restart_cmd="$DEMO_APP_RESTART" \
 	    -p change_cmd="ln -sfn releases/v2 $DEMO_APP_DIR/current" \
@@ -285,7 +284,8 @@ mw() {
 
 test_expect_success 'maintenance-window: backup, change, restart and post-checks (exit 0)' '
 	rm -rf "$TEST_TMP/backups" &&
-	mw -p host_health_cmd="curl -fsS $DEMO_APP_URL/healthz" 2>err &&
+	mw -p db_host="$DEMO_PG_HOST" -p db_port="$DEMO_PG_PORT" -p db_name="$DEMO_PG_DB" \
+	    -p db_user="$DEMO_PG_USER" -p host_health_cmd="curl -fsS $DEMO_APP_URL/healthz" 2>err &&
 	grep "^ok      backup-db" err &&
 	grep "^ok      rolling-change" err &&
 	grep "^ok      post-db" err &&
@@ -296,9 +296,11 @@ test_expect_success 'maintenance-window: backup, change, restart and post-checks
 
 test_expect_success 'maintenance-window: a host broken by the change is rolled back, the run fails (exit 1)' '
 	demo_app_deploy v1 &&
-	test_must_fail --exit 1 mw -p host_health_cmd="curl -fsS $DEMO_APP_URL/healthz" \
+	test_must_fail --exit 1 mw -p backup_path="$DEMO_APP_DIR/releases" \
+	    -p host_health_cmd="curl -fsS $DEMO_APP_URL/healthz" \
 	    -p change_cmd="ln -sfn releases/v3 $DEMO_APP_DIR/current" \
 	    -p host_health_tries=1 2>err &&
+	grep "^ok      backup-files" err &&
 	grep "^failed  rolling-change" err &&
 	grep "error: 503" err &&
 	grep "health: still failing after 1 tries" err &&
