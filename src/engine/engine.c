@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -17,6 +18,7 @@
 #include "runbook/dag.h"
 #include "runbook/journal.h"
 #include "runbook/util.h"
+#include "runbook/window.h"
 #include "runbook/banned.h"
 
 extern char **environ;
@@ -805,6 +807,31 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 		if (params->v[i].param->secret && params->v[i].value != NULL)
 			rb_strvec_push(&e.secrets, params->v[i].value);
 	snprintf(out->run_id, sizeof(out->run_id), "%s", e.run_id);
+	if (rb->window.present && !opts->force_window &&
+	    opts->dry_run == RB_DRY_NONE) {
+		bool inside;
+		time_t next;
+		char when[64];
+		struct tm tm;
+
+		rb_window_check(&inside, &next, &rb->window, time(NULL));
+		if (!inside) {
+			if (next != 0) {
+				gmtime_r(&next, &tm);
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC",
+				    &tm);
+			} else
+				snprintf(when, sizeof(when), "never (no days)");
+			r = rb_error_set(err, RB_EREFUSED, "runbook '%s' is "
+			    "outside its maintenance window: the next one "
+			    "opens %s", rb->name, when);
+			rb_error_hint(err, "wait for the window, or run with "
+			    "--force-window (recorded in the audit log)");
+			out->status = RB_RUN_REFUSED;
+			record_refusal(&e, err->msg);
+			goto out;
+		}
+	}
 	e.rolling_back = engine_resume_rolling_back(opts->resume);
 	if ((r = engine_restore(&e)) != 0) {
 		out->status = RB_RUN_REFUSED;
