@@ -11,8 +11,85 @@
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "runbook/engine.h"
+#include "runbook/queue.h"
 #include "runbook/store.h"
 #include "runbook/banned.h"
+
+#include <jansson.h>
+
+/* An alert from the queue, owning what struct rb_alert points to. */
+struct queued_alert {
+	struct rb_alert a;
+	struct rb_label *labels;
+	struct rb_label *annotations;
+	json_t *json;
+};
+
+static struct rb_label *
+labels_from(const json_t *o, size_t *n)
+{
+	struct rb_label *l = xcalloc(json_object_size(o) + 1, sizeof(*l));
+	const char *k;
+	json_t *v;
+
+	*n = 0;
+	json_object_foreach((json_t *)o, k, v) {
+		if (!json_is_string(v))
+			continue;
+		l[*n].key = (char *)k;
+		l[*n].value = (char *)json_string_value(v);
+		(*n)++;
+	}
+	return l;
+}
+
+static const char *
+jget(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/*
+ * Load queue entry id (written by `runbook serve`): its runbook, its params
+ * as NAME=VALUE into kv, and its alert. Returns 0 or an exit code.
+ */
+static int
+load_queued(struct rb_queue_entry *qe, struct queued_alert *qa,
+    struct rb_strvec *kv, struct rb_store *st, long long id)
+{
+	json_t *p;
+	const char *k;
+	json_t *v;
+	int r;
+
+	if ((r = rb_queue_get(qe, st, id)) != 0) {
+		if (r == RB_ENOTFOUND)
+			return cli_error("no queued run %lld in '%s'", id,
+			    rb_store_path(st));
+		cli_print_error(rb_store_error(st));
+		return RB_EXIT_FAILED;
+	}
+	p = qe->params != NULL ? json_loads(qe->params, 0, NULL) : NULL;
+	json_object_foreach(p, k, v)
+		if (json_is_string(v))
+			rb_strvec_pushf(kv, "%s=%s", k, json_string_value(v));
+	json_decref(p);
+	if (qe->alert != NULL &&
+	    (qa->json = json_loads(qe->alert, 0, NULL)) != NULL) {
+		qa->labels = labels_from(json_object_get(qa->json, "labels"),
+		    &qa->a.nlabels);
+		qa->annotations = labels_from(json_object_get(qa->json,
+		    "annotations"), &qa->a.nannotations);
+		qa->a.labels = qa->labels;
+		qa->a.annotations = qa->annotations;
+		qa->a.status = jget(qa->json, "status");
+		qa->a.fingerprint = jget(qa->json, "fingerprint");
+		qa->a.starts_at = jget(qa->json, "starts_at");
+	}
+	return 0;
+}
 
 int
 cli_run_finished(const struct rb_run_result *res, const struct rb_runbook *rb)
@@ -90,6 +167,7 @@ cmd_run(int argc, char **argv)
 		{ "state", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "interactive", no_argument, NULL, 'I' },
+		{ "queue-id", required_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -109,7 +187,12 @@ cmd_run(int argc, char **argv)
 	struct rb_buf dir = RB_BUF_INIT;
 	char actor[RB_STORE_ACTOR_SIZE];
 	bool verbose = false, interactive = false;
-	long long jobs = 0;
+	long long jobs = 0, queue_id = -1;
+	struct rb_queue_entry qe = RB_QUEUE_ENTRY_INIT;
+	struct queued_alert qa;
+	char run_id[64], qactor[512];
+
+	memset(&qa, 0, sizeof(qa));
 	int c, ex = RB_EXIT_USAGE;
 
 	while ((c = getopt_long(argc, argv, "p:n::j:i:l:D:Wyo:S:vh", opts,
@@ -154,6 +237,12 @@ cmd_run(int argc, char **argv)
 		case 'I':
 			interactive = true;
 			break;
+		case 'Q':
+			if (rb_parse_int(&queue_id, optarg, 0, INT64_MAX)) {
+				cli_error("bad --queue-id '%s'", optarg);
+				goto out;
+			}
+			break;
 		case 'o':
 			if (strcmp(optarg, "json") == 0)
 				mode = RENDER_JSON;
@@ -179,11 +268,28 @@ cmd_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind != argc - 1) {
+	if (queue_id >= 0) {
+		/* A run that `runbook serve` queued: its record says it all. */
+		if (optind != argc) {
+			cli_usage(stderr, "run");
+			goto out;
+		}
+		if ((ex = cli_open_store(&store, state_dir)) != 0 ||
+		    (ex = load_queued(&qe, &qa, &kv, store, queue_id)) != 0)
+			goto out;
+		ex = RB_EXIT_USAGE;
+		rb_run_id_new(run_id);
+		ro.run_id = run_id;
+		ro.trigger = "webhook";
+		ro.alert = qa.json != NULL ? &qa.a : NULL;
+		mode = RENDER_PLAIN;
+		rb_queue_mark(store, queue_id, "started", run_id);
+	} else if (optind != argc - 1) {
 		cli_usage(stderr, "run");
 		goto out;
 	}
-	if ((ex = cli_load_runbook(&rb, argv[optind])) != 0 ||
+	if ((ex = cli_load_runbook(&rb, queue_id >= 0 ? qe.runbook :
+	    argv[optind])) != 0 ||
 	    (ex = cli_load_inventory(&inv, inv_path)) != 0)
 		goto out;
 	ex = RB_EXIT_USAGE;
@@ -218,14 +324,19 @@ cmd_run(int argc, char **argv)
 		goto out;
 	}
 	if (rb_store_default_dir(&dir, state_dir, &err) != 0 ||
-	    rb_store_open(&store, dir.buf, &err) != 0) {
+	    (store == NULL && rb_store_open(&store, dir.buf, &err) != 0)) {
 		cli_print_error(&err);
 		ex = RB_EXIT_FAILED;
 		goto out;
 	}
 	rb_store_default_actor(actor, sizeof(actor));
+	if (queue_id >= 0) {
+		snprintf(qactor, sizeof(qactor), "webhook:%s/%s",
+		    qe.source ? qe.source : "?", qe.route ? qe.route : "?");
+		ro.actor = qactor;
+	} else
+		ro.actor = actor;
 	ro.store = store;
-	ro.actor = actor;
 	ro.plan_digest = digest;
 	rend = render_new(mode, mode == RENDER_JSON ? stdout : stderr,
 	    verbose);
@@ -256,6 +367,10 @@ cmd_run(int argc, char **argv)
 	}
 out:
 	render_free(rend);
+	rb_queue_entry_release(&qe);
+	free(qa.labels);
+	free(qa.annotations);
+	json_decref(qa.json);
 	rb_store_free(store);
 	rb_buf_release(&dir);
 	rb_plan_free(plan);

@@ -1,0 +1,344 @@
+/*
+ * fuzz_webhook.c - libFuzzer target for what `runbook serve` reads from
+ * the network. The first byte picks what the rest is:
+ *
+ *   'A' (and byte % 5 == 0)  an Alertmanager v4 body
+ *   'G' (% 5 == 1)           a Grafana unified alerting body
+ *   'H' (% 5 == 2)           a generic /hooks/NAME body
+ *   'S' (% 5 == 3)           signature, Authorization and timestamp
+ *                            header values, one per line
+ *   'T' (% 5 == 4)           a whole request for rb_wh_auth_check():
+ *                            Authorization, X-Hub-Signature-256,
+ *                            X-Grafana-Alerting-Signature and timestamp
+ *                            lines, then the body
+ *
+ * Every parsed alert is also routed through a fixed routes file whose
+ * runbook declares host: {pattern: '^[a-z0-9.-]+$'}.
+ *
+ * Invariants: no crash, no leak; a failed parse leaves no alerts and says
+ * why; a parsed alert has a status of firing or resolved, a fingerprint
+ * and labels sorted with unique keys; its queue JSON parses back to the
+ * same labels; a routed alert's params are valid JSON whose host satisfies
+ * the pattern (checked here without a regex); parsed signatures re-encode
+ * to the hex they came from.
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "runbook/buf.h"
+#include "runbook/diag.h"
+#include "runbook/error.h"
+#include "runbook/model.h"
+#include "runbook/webhook.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct rb_routes *routes;
+static struct rb_wh_router *router;
+static struct rb_wh_auth *auth;
+
+static const char runbook_yaml[] =
+    "runbook: target\n"
+    "params:\n"
+    "  host: {pattern: '^[a-z0-9.-]+$'}\n"
+    "  note: {default: ''}\n"
+    "steps: [{id: s, run: 'echo {{ params.host }}'}]\n";
+
+static const char routes_yaml[] =
+    "routes:\n"
+    "  - name: pg\n"
+    "    match: {alertname: PostgresDown, severity: '/^(critical|page)$/'}\n"
+    "    runbook: target.yaml\n"
+    "    params: {host: '{{ alert.labels.instance | host }}',"
+    " note: '{{ alert.annotations.summary }}'}\n"
+    "    dedup: 10m\n"
+    "  - name: hook\n"
+    "    hook: deploy\n"
+    "    status: any\n"
+    "    runbook: target.yaml\n"
+    "    params: {host: '{{ alert.labels.host | lower }}',"
+    " note: '{{ alert.fingerprint }} {{ alert.starts_at }}'}\n"
+    "  - name: any\n"
+    "    status: any\n"
+    "    runbook: target.yaml\n"
+    "    params: {host: '{{ alert.labels.host | default(\"x\") }}'}\n";
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct rb_diags d = RB_DIAGS_INIT;
+	struct rb_error err = RB_ERROR_INIT;
+	struct rb_routes_auth cfg;
+	char dir[] = "/tmp/fuzz-webhook-XXXXXX", path[256];
+	FILE *f;
+
+	(void)argc;
+	(void)argv;
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof(path), "%s/target.yaml", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		abort();
+	fputs(runbook_yaml, f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/routes.yaml", dir);
+	if (rb_routes_load_buf(&routes, path, routes_yaml,
+	    strlen(routes_yaml), &d) != 0 ||
+	    rb_wh_router_new(&router, routes, &d, &err) != 0)
+		abort();
+	rb_diags_release(&d);
+	setenv("FUZZ_WH_TOKEN", "fuzz-token", 1);
+	setenv("FUZZ_WH_HMAC", "fuzz-hmac", 1);
+	setenv("FUZZ_WH_GRAFANA", "fuzz-grafana", 1);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.bearer_token_env = (char *)"FUZZ_WH_TOKEN";
+	cfg.hmac_secret_env = (char *)"FUZZ_WH_HMAC";
+	cfg.hmac_header = (char *)"X-Hub-Signature-256";
+	cfg.grafana_secret_env = (char *)"FUZZ_WH_GRAFANA";
+	cfg.grafana_timestamp_header = (char *)"X-Grafana-Alerting-Timestamp";
+	if (rb_wh_auth_new(&auth, &cfg, &err) != 0)
+		abort();
+	return 0;
+}
+
+/* The host param of a routed alert satisfies '^[a-z0-9.-]+$'. */
+static void
+check_params(const char *params)
+{
+	json_t *j = json_loads(params, JSON_REJECT_DUPLICATES, NULL);
+	const char *h;
+
+	if (j == NULL || !json_is_object(j))
+		abort();
+	h = json_string_value(json_object_get(j, "host"));
+	if (h == NULL || *h == '\0')
+		abort();
+	for (; *h != '\0'; h++)
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= '0' && *h <= '9') ||
+		    *h == '.' || *h == '-'))
+			abort();
+	json_decref(j);
+}
+
+static void
+check_alert(const struct rb_wh_alert *a, enum rb_wh_kind kind, size_t i)
+{
+	struct rb_buf b = RB_BUF_INIT;
+	struct rb_wh_match m = RB_WH_MATCH_INIT;
+	struct rb_error err = RB_ERROR_INIT;
+	json_t *j, *labels;
+	size_t k;
+	int r;
+
+	if (a->status == NULL || (strcmp(a->status, "firing") != 0 &&
+	    strcmp(a->status, "resolved") != 0))
+		abort();
+	if (a->fingerprint == NULL || a->fingerprint[0] == '\0' ||
+	    a->starts_at == NULL)
+		abort();
+	for (k = 1; k < a->nlabels; k++)
+		if (strcmp(a->labels[k - 1].key, a->labels[k].key) >= 0)
+			abort();
+	if (a->view.labels != a->labels || a->view.nlabels != a->nlabels)
+		abort();
+	if (rb_wh_alert_json(&b, &a->view, kind) != 0)
+		abort();
+	j = json_loads(b.buf, JSON_REJECT_DUPLICATES, NULL);
+	if (j == NULL)
+		abort();
+	labels = json_object_get(j, "labels");
+	if (json_object_size(labels) != a->nlabels)
+		abort();
+	for (k = 0; k < a->nlabels; k++) {
+		const char *v = json_string_value(json_object_get(labels,
+		    a->labels[k].key));
+
+		if (v == NULL || strcmp(v, a->labels[k].value) != 0)
+			abort();
+	}
+	json_decref(j);
+	rb_buf_release(&b);
+
+	r = rb_wh_router_route(&m, router, &a->view,
+	    kind == RB_WH_GENERIC ? (i % 2 ? "deploy" : "other") : NULL,
+	    &err);
+	if (r == 0 && m.route != NULL) {
+		if (m.params == NULL || m.dedup_key == NULL)
+			abort();
+		check_params(m.params);
+	} else if (r != 0 && (err.msg[0] == '\0' || m.params != NULL))
+		abort();
+	rb_wh_match_release(&m);
+}
+
+static void
+fuzz_payload(enum rb_wh_kind kind, const char *body, size_t len)
+{
+	struct rb_wh_payload p = RB_WH_PAYLOAD_INIT;
+	struct rb_error err = RB_ERROR_INIT;
+	size_t i;
+	int r;
+
+	r = rb_wh_payload_parse(&p, kind, body, len, &err);
+	if (r != 0) {
+		if (p.nalerts != 0 || p.alerts != NULL || err.msg[0] == '\0')
+			abort();
+		if ((r == RB_ETOOBIG) != (rb_wh_json_depth_check(body, len,
+		    RB_WH_MAX_DEPTH) != 0))
+			abort();
+		return;
+	}
+	if (kind == RB_WH_GENERIC && p.nalerts != 1)
+		abort();
+	for (i = 0; i < p.nalerts; i++)
+		check_alert(&p.alerts[i], kind, i);
+	rb_wh_payload_release(&p);
+}
+
+/* Split text into at most n NUL-terminated lines (in place). */
+static size_t
+split_lines(char *text, char **lines, size_t n)
+{
+	size_t k = 0;
+	char *p = text, *nl;
+
+	while (k < n && p != NULL) {
+		lines[k++] = p;
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		*nl = '\0';
+		p = nl + 1;
+	}
+	return k;
+}
+
+static void
+check_sig(const char *v, const char *prefix)
+{
+	unsigned char mac[RB_WH_MAC_SIZE];
+	char hex[2 * RB_WH_MAC_SIZE + 1];
+	const char *p = v;
+	size_t i;
+
+	if (rb_wh_sig_parse(mac, v, prefix) != 0)
+		return;
+	for (i = 0; i < RB_WH_MAC_SIZE; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (prefix != NULL)
+		p += strlen(prefix);
+	if (strncasecmp(p, hex, 2 * RB_WH_MAC_SIZE) != 0)
+		abort();
+}
+
+static void
+fuzz_headers(char *text)
+{
+	char *lines[4] = { NULL, NULL, NULL, NULL };
+	const char *cred;
+	size_t n = split_lines(text, lines, 4), i, len;
+	int64_t ts;
+
+	for (i = 0; i < n; i++) {
+		check_sig(lines[i], "sha256=");
+		check_sig(lines[i], NULL);
+		if (rb_wh_auth_parse_scheme(&cred, &len, lines[i], "Bearer") ==
+		    0 && (len == 0 || cred < lines[i] ||
+		    cred + len > lines[i] + strlen(lines[i]) ||
+		    cred[0] == ' ' || cred[len - 1] == ' '))
+			abort();
+		(void)rb_wh_auth_parse_scheme(&cred, &len, lines[i], "Basic");
+		if (rb_wh_parse_timestamp(&ts, lines[i]) == 0 && ts < 0)
+			abort();
+	}
+}
+
+struct fake_request {
+	const char *auth, *hub, *grafana, *ts;
+};
+
+static const char *
+header(const char *name, void *payload)
+{
+	struct fake_request *q = payload;
+
+	if (strcasecmp(name, "Authorization") == 0)
+		return q->auth;
+	if (strcasecmp(name, "X-Hub-Signature-256") == 0)
+		return q->hub;
+	if (strcasecmp(name, "X-Grafana-Alerting-Signature") == 0)
+		return q->grafana;
+	if (strcasecmp(name, "X-Grafana-Alerting-Timestamp") == 0)
+		return q->ts;
+	return NULL;
+}
+
+static void
+fuzz_auth(char *text, size_t size)
+{
+	char *lines[5] = { NULL, NULL, NULL, NULL, NULL };
+	struct fake_request q;
+	const char *scheme = NULL, *body = "";
+	size_t n = split_lines(text, lines, 5), blen = 0;
+	enum rb_wh_auth_result r;
+
+	memset(&q, 0, sizeof(q));
+	q.auth = n > 0 && lines[0][0] != '\0' ? lines[0] : NULL;
+	q.hub = n > 1 && lines[1][0] != '\0' ? lines[1] : NULL;
+	q.grafana = n > 2 && lines[2][0] != '\0' ? lines[2] : NULL;
+	q.ts = n > 3 && lines[3][0] != '\0' ? lines[3] : NULL;
+	if (n > 4) {
+		body = lines[4];
+		blen = size - (size_t)(lines[4] - text);
+	}
+	r = rb_wh_auth_check(auth, header, &q, body, blen, 1700000000,
+	    &scheme);
+	if (scheme == NULL || (unsigned)r >= RB_WH_AUTH_NRESULTS)
+		abort();
+	/* Only the token can be guessed from the input; MACs cannot. */
+	if (r == RB_WH_AUTH_OK && strcmp(scheme, "bearer") != 0)
+		abort();
+	if (r == RB_WH_AUTH_OK && strstr(q.auth, "fuzz-token") == NULL)
+		abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text;
+
+	if (size == 0)
+		return 0;
+	/* A NUL-terminated copy of the rest (headers are C strings). */
+	text = malloc(size);
+	memcpy(text, data + 1, size - 1);
+	text[size - 1] = '\0';
+	switch (data[0] % 5) {
+	case 0:
+		fuzz_payload(RB_WH_ALERTMANAGER, text, size - 1);
+		break;
+	case 1:
+		fuzz_payload(RB_WH_GRAFANA, text, size - 1);
+		break;
+	case 2:
+		fuzz_payload(RB_WH_GENERIC, text, size - 1);
+		break;
+	case 3:
+		fuzz_headers(text);
+		break;
+	default:
+		fuzz_auth(text, size - 1);
+		break;
+	}
+	free(text);
+	return 0;
+}
