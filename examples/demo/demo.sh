@@ -24,6 +24,7 @@ DEMO_HOME=$ROOT/examples/demo
 failed=0
 trap 'demo_env_stop' EXIT
 trap 'exit 130' INT TERM
+trap 'exit 129' HUP
 
 bold="" plain=""
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-dumb}" != dumb ]; then

@@ -7,7 +7,9 @@
 #   demo_env_start          start everything; sets and exports the DEMO_*
 #                           variables below; returns non-zero on failure
 #   demo_env_stop           stop everything it started (by PID), remove the
-#                           directory; safe to call twice (use it in a trap)
+#                           directory; safe to call twice (use it in a trap;
+#                           a watchdog does it if the calling shell dies
+#                           without running its traps)
 #
 #   demo_pg_stop            fast shutdown of PostgreSQL (the "outage")
 #   demo_pg_running         whether the postmaster is alive
@@ -29,6 +31,7 @@
 DEMO_HOME=${DEMO_HOME:-${SRC_DIR:+$SRC_DIR/examples/demo}}
 DEMO_HOME=${DEMO_HOME:-$(cd "$(dirname "$0")" && pwd)}
 DEMO_DIR=""
+DEMO_WATCHDOG=""
 
 demo_say() {
 	[ -n "${DEMO_QUIET:-}" ] || printf '%s\n' "demo: $*" >&2
@@ -289,6 +292,7 @@ demo_env_start() {
 	    DEMO_APP_DIR DEMO_APP_LOG DEMO_APP_RESTART DEMO_APP_STATUS \
 	    DEMO_CHAT_URL DEMO_CHAT_LOG
 
+	demo_watchdog_start
 	demo_say "environment in $DEMO_DIR"
 	demo_app_init && demo_write_scripts && demo_pg_init || return 1
 	demo_pg_start || return 1
@@ -302,7 +306,27 @@ demo_env_start() {
 	demo_say "web service on $DEMO_APP_URL (pid $(cat "$DEMO_APP_DIR/app.pid")), chat webhook on $DEMO_CHAT_URL"
 }
 
+# The services run in sessions of their own, so nothing reaches them when
+# the shell that started them dies without its EXIT trap (SIGKILL, a
+# harness timeout): a watchdog polls that shell and then cleans up.
+demo_watchdog_start() {
+	owner=$$
+	(
+		trap '' INT HUP
+		DEMO_WATCHDOG=""
+		while kill -0 "$owner" 2>/dev/null; do
+			sleep 1
+		done
+		demo_env_stop
+	) >/dev/null 2>&1 </dev/null &
+	DEMO_WATCHDOG=$!
+}
+
 demo_env_stop() {
+	if [ -n "$DEMO_WATCHDOG" ]; then
+		kill "$DEMO_WATCHDOG" 2>/dev/null
+		DEMO_WATCHDOG=""
+	fi
 	[ -n "$DEMO_DIR" ] && [ -d "$DEMO_DIR" ] || return 0
 	demo_pidfile_stop "$DEMO_DIR/app/app.pid"
 	demo_pidfile_stop "$DEMO_DIR/chat/app.pid"

@@ -16,9 +16,13 @@
 static void
 set_str(json_t *o, const char *k, const char *v)
 {
-	if (v != NULL)
-		json_object_set_new(o, k, json_string(v) ? json_string(v) :
-		    json_string("<invalid utf-8>"));
+	json_t *j;
+
+	if (v == NULL)
+		return;
+	j = json_string(v);
+	json_object_set_new(o, k, j != NULL ? j :
+	    json_string("<invalid utf-8>"));
 }
 
 void

@@ -105,12 +105,17 @@ params_json(const struct rb_params *p)
 	json_t *o = json_object();
 	size_t i;
 
-	for (i = 0; p != NULL && i < p->n; i++)
-		json_object_set_new(o, p->v[i].param->name,
-		    p->v[i].value == NULL ? json_null() :
-		    p->v[i].param->secret ? json_string("******") :
-		    json_string(p->v[i].value) ? json_string(p->v[i].value) :
-		    json_string("<invalid utf-8>"));
+	for (i = 0; p != NULL && i < p->n; i++) {
+		json_t *v;
+
+		if (p->v[i].value == NULL)
+			v = json_null();
+		else if (p->v[i].param->secret)
+			v = json_string("******");
+		else if ((v = json_string(p->v[i].value)) == NULL)
+			v = json_string("<invalid utf-8>");
+		json_object_set_new(o, p->v[i].param->name, v);
+	}
 	return o;
 }
 

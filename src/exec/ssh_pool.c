@@ -28,6 +28,24 @@
 
 #include <openssl/evp.h>
 
+/*
+ * libssh2 1.10 with OpenSSL 3 leaks the BIGNUMs of every ECDSA private key
+ * file it reads (~112 bytes per login; fixed in libssh2 1.11). Under
+ * LeakSanitizer that one call is excluded, so `make asan` stays clean
+ * without suppressing anything of ours.
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
+#define RB_LSAN_EXCLUDE 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define RB_LSAN_EXCLUDE 1
+#endif
+#ifdef RB_LSAN_EXCLUDE
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "exec/ssh_int.h"
 #include "runbook/evloop.h"
 #include "runbook/model.h"
@@ -1162,8 +1180,14 @@ auth_step(struct ssh_host *h)
 			break;
 
 		case AUTH_FILE_TRY:
+#ifdef RB_LSAN_EXCLUDE
+			__lsan_disable();
+#endif
 			rc = libssh2_userauth_publickey_fromfile_ex(s, h->user,
 			    ulen, NULL, h->ident_cur, NULL);
+#ifdef RB_LSAN_EXCLUDE
+			__lsan_enable();
+#endif
 			if (rc == LIBSSH2_ERROR_EAGAIN)
 				return;
 			if (rc == 0) {

@@ -1498,7 +1498,7 @@ rb_wh_serve_run(struct rb_wh_server *s, struct rb_error *err)
 {
 	static const int sigs[] = { SIGINT, SIGTERM };
 	MHD_UNSIGNED_LONG_LONG to;
-	bool again = false;
+	bool again = false, claim_deferred = false;
 	int64_t wait;
 	int r;
 
@@ -1514,7 +1514,7 @@ rb_wh_serve_run(struct rb_wh_server *s, struct rb_error *err)
 	    "address", s->address, "state", s->state_dir,
 	    "routes", (json_int_t)s->routes->nroutes, "max_runs", s->max_runs));
 	for (;;) {
-		if (again)
+		if (again || claim_deferred)
 			wait = 0;
 		else if (MHD_get_timeout(s->d, &to) == MHD_YES)
 			wait = to < MAX_WAIT_MS ? (int64_t)to : MAX_WAIT_MS;
@@ -1529,11 +1529,20 @@ rb_wh_serve_run(struct rb_wh_server *s, struct rb_error *err)
 			goto out;
 		}
 		MHD_run(s->d);
-		/* Answer the committed requests before starting runs. */
+		/*
+		 * Answers first: after a round resumed connections, starting
+		 * runs (a claim commit and a fork) waits for one more round,
+		 * in which libmicrohttpd sends the answers.
+		 */
 		if ((again = commit_round(s)))
 			MHD_run(s->d);
-		claim_runs(s);
-		if (s->draining && !again && s->nrunning == 0 &&
+		if (again && !claim_deferred)
+			claim_deferred = true;
+		else {
+			claim_runs(s);
+			claim_deferred = false;
+		}
+		if (s->draining && !again && !claim_deferred && s->nrunning == 0 &&
 		    (s->inflight == 0 || rb_now_ms() >= s->drain_deadline_ms))
 			break;
 	}

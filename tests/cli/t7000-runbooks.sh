@@ -10,6 +10,7 @@ DEMO_HOME=$SRC_DIR/examples/demo
 DEMO_QUIET=1
 . "$DEMO_HOME/env.sh"
 trap 'demo_env_stop; test_cleanup' EXIT
+trap 'exit 129' HUP
 
 export RUNBOOK_PATH="$SRC_DIR/runbooks:$SRC_DIR/playbooks"
 # Never post to a real chat channel from a test.

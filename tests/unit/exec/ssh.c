@@ -50,17 +50,6 @@ void test_exec_ssh__default_identity(void);
 void test_exec_ssh__unreachable(void);
 void test_exec_ssh__pool_free_running(void);
 
-/*
- * LeakSanitizer reads this when the tests are built with it: libssh2 1.10
- * leaks ~112 bytes per login with an ECDSA key file (tests/lsan.supp).
- */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:libssh2_userauth_publickey_fromfile_ex\n";
-}
-
 /* ------------------------------------------------------------- helpers */
 
 /* tests/ from this file's path (tests run from the top directory). */
