@@ -136,9 +136,10 @@ struct rb_run_opts {
 	const struct rb_journal_run *resume;
 	unsigned resume_flags;		/* enum rb_resume_flags */
 	bool force_window;		/* recorded: ran outside its window */
+	bool accept_new_host_keys;	/* SSH: add unknown keys (audited) */
 };
 #define RB_RUN_OPTS_INIT { 0, RB_DRY_NONE, NULL, NULL, "cli", NULL, NULL, \
-	false, 5000, NULL, NULL, NULL, NULL, NULL, NULL, 0, false }
+	false, 5000, NULL, NULL, NULL, NULL, NULL, NULL, 0, false, false }
 
 struct rb_run_result {
 	enum rb_run_status status;

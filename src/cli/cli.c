@@ -15,15 +15,16 @@ const struct cli_cmd cli_cmds[] = {
 	{ "run", cmd_run, "Run a runbook",
 	  "run NAME|FILE [-p K=V]... [--dry-run[=checks]] [--jobs N] "
 	  "[--inventory F] [--limit P] [--plan-digest D] [--force-window] "
-	  "[--yes] [--interactive] [--output text|json] [--state DIR] [-v]" },
+	  "[--yes] [--interactive] [--accept-new-host-keys] "
+	  "[--output text|json] [--state DIR] [-v]" },
 	{ "plan", cmd_plan, "Show exactly what a run would do",
 	  "plan NAME|FILE [-p K=V]... [--inventory F] "
 	  "[--format text|json|markdown|dot]" },
 	{ "validate", cmd_validate, "Check runbook, inventory and routes files",
 	  "validate FILE|DIR..." },
 	{ "resume", cmd_resume, "Continue a failed or interrupted run",
-	  "resume RUN_ID [--rerun-inflight] [--force] [--output text|json] "
-	  "[--state DIR] [-v]" },
+	  "resume RUN_ID [--rerun-inflight] [--force] [--inventory F] "
+	  "[--accept-new-host-keys] [--output text|json] [--state DIR] [-v]" },
 	{ "approve", cmd_approve, "Approve or reject a paused step and continue",
 	  "approve RUN_ID STEP_ID --by NAME [--reject] [--comment TEXT] "
 	  "[--output text|json] [--state DIR] [-v]" },

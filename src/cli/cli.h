@@ -51,6 +51,8 @@ struct rb_store;
 int cli_open_store(struct rb_store **out, const char *state_dir);
 
 struct rb_run_result;
+/* cli_resume() flag besides enum rb_resume_flags. */
+#define CLI_ACCEPT_NEW_HOST_KEYS (1u << 16)
 /* Continue a journaled run in the foreground (cmd_resume.c). */
 int cli_resume(const char *state, const char *run_id, unsigned flags,
     const struct rb_strvec *extra, const char *inv_path, int output,

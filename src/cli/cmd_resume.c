@@ -59,7 +59,8 @@ cli_resume(const char *state, const char *run_id, unsigned flags,
 	size_t i;
 	int r, ex;
 
-	ro.resume_flags = flags;
+	ro.resume_flags = flags & ~CLI_ACCEPT_NEW_HOST_KEYS;
+	ro.accept_new_host_keys = (flags & CLI_ACCEPT_NEW_HOST_KEYS) != 0;
 	if ((ex = cli_open_store(&st, state)) != 0)
 		goto out;
 	if ((r = rb_journal_run_load(&run, st, run_id)) != 0) {
@@ -161,6 +162,7 @@ cmd_resume(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "accept-new-host-keys", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -197,6 +199,9 @@ cmd_resume(int argc, char **argv)
 			break;
 		case 'v':
 			verbose = true;
+			break;
+		case 'K':
+			flags |= CLI_ACCEPT_NEW_HOST_KEYS;
 			break;
 		case 'h':
 			ex = cli_help_exit("resume");

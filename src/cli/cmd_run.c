@@ -168,6 +168,7 @@ cmd_run(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "interactive", no_argument, NULL, 'I' },
 		{ "queue-id", required_argument, NULL, 'Q' },
+		{ "accept-new-host-keys", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -236,6 +237,9 @@ cmd_run(int argc, char **argv)
 			break;
 		case 'I':
 			interactive = true;
+			break;
+		case 'K':
+			ro.accept_new_host_keys = true;
 			break;
 		case 'Q':
 			if (rb_parse_int(&queue_id, optarg, 0, INT64_MAX)) {

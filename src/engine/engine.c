@@ -166,19 +166,34 @@ engine_emit(struct engine *e, enum rb_event_type type, struct task *t)
 		    t->parent->step->id : t->step->id;
 		ev.step_name = t->step->name;
 		ev.action = rb_action_name(t->step->action);
-		ev.host = "local";
+		ev.host = t->target != NULL ? t->target : "local";
 		ev.phase = t->phase;
 		ev.attempt = t->attempt;
 		ev.max_attempts = t->max_attempts;
 		ev.status = t->status;
 		ev.exit_code = t->exit_code;
 		ev.duration_ms = t->duration_ms;
+		ev.delay_ms = t->delay_next;
 		ev.reason = t->reason;
 		ev.command = t->command;
 		ev.out_tail = tail_of(t->out, t->out_len);
 		ev.err_tail = tail_of(t->err, t->err_len);
 		ev.out_total = t->out_total;
 		ev.err_total = t->err_total;
+		if (t->cur != NULL) {
+			const struct hostrun *h = t->cur;
+
+			ev.host = h->host->name;
+			ev.attempt = h->attempt;
+			ev.status = h->status;
+			ev.exit_code = h->exit_code;
+			ev.duration_ms = h->duration_ms;
+			ev.reason = h->reason;
+			ev.out_tail = tail_of(h->out, h->out_len);
+			ev.err_tail = tail_of(h->err, h->err_len);
+			ev.out_total = h->out_total;
+			ev.err_total = h->err_total;
+		}
 	}
 	if (type == RB_EV_TICK)
 		ev.nrunning = (int)e->nactive;
@@ -341,12 +356,8 @@ engine_attempt_done(struct task *t, bool ok)
 		if (delay > 86400000.0)
 			delay = 86400000.0;
 		t->status = RB_ST_FAILED;
-		{
-			struct rb_event ev;
-
-			memset(&ev, 0, sizeof(ev));
-			engine_emit(e, RB_EV_STEP_RETRY, t);
-		}
+		t->delay_next = (int64_t)delay;
+		engine_emit(e, RB_EV_STEP_RETRY, t);
 		t->timer = rb_evloop_add_timer(e->loop, now + (int64_t)delay,
 		    retry_fire, t);
 		/* stays active while it waits */
@@ -564,6 +575,19 @@ start_ready(struct engine *e, struct task *t)
 		engine_emit(e, RB_EV_STEP_SKIPPED, t);
 		return;
 	}
+	if ((w = remote_resolve(t)) != 0) {
+		t->seq = ++e->seq;
+		if (w == 1) {
+			t->status = RB_ST_SKIPPED;
+			engine_emit(e, RB_EV_STEP_SKIPPED, t);
+			return;
+		}
+		t->status = RB_ST_FAILED;
+		engine_emit(e, RB_EV_STEP_FINISHED, t);
+		if (!t->step->continue_on_error)
+			e->failing = true;
+		return;
+	}
 	t->active = true;
 	e->nactive++;
 	task_start_attempt(t);
@@ -690,12 +714,20 @@ run_rollbacks(struct engine *e)
 	struct task *rt = xcalloc(e->nmain ? e->nmain : 1, sizeof(*rt));
 	size_t i, n = 0;
 
-	for (i = 0; i < e->nmain; i++)
-		if (e->main_tasks[i].status == RB_ST_SUCCEEDED &&
-		    e->main_tasks[i].step->rollback != NULL &&
-		    !e->main_tasks[i].not_executed &&
-		    !e->main_tasks[i].rolled_back)
+	for (i = 0; i < e->nmain; i++) {
+		const struct task *t = &e->main_tasks[i];
+		bool some = t->status == RB_ST_SUCCEEDED;
+		size_t k;
+
+		/* A fanned-out step that failed overall is still undone on
+		 * the hosts where it succeeded. */
+		for (k = 0; !some && k < t->nhosts; k++)
+			if (t->hosts[k].status == RB_ST_SUCCEEDED)
+				some = true;
+		if (some && t->step->rollback != NULL && !t->not_executed &&
+		    !t->rolled_back)
 			order[n++] = &e->main_tasks[i];
+	}
 	qsort(order, n, sizeof(*order), cmp_seq_desc);
 	e->tasks = rt;
 	e->ntasks = n;
@@ -707,6 +739,9 @@ run_rollbacks(struct engine *e)
 		t->parent = order[i];
 		t->frame = order[i]->frame;
 		t->scope = order[i]->scope;
+		remote_inherit(t, order[i]);
+		if (order[i]->hosts != NULL && t->nhosts == 0)
+			continue;
 		t->active = true;
 		e->nactive++;
 		task_start_attempt(t);
@@ -949,6 +984,7 @@ out:
 		task_release(&e.main_tasks[i]);
 	free(e.main_tasks);
 	rb_http_free(e.http);
+	rb_ssh_pool_free(e.ssh);
 	engine_expand_release(&e);
 	if (e.lock != NULL)
 		record_run_end(&e, RB_RUN_INTERRUPTED);

@@ -9,6 +9,7 @@
 #include "runbook/engine.h"
 #include "runbook/evloop.h"
 #include "runbook/probe.h"
+#include "runbook/ssh.h"
 #include "runbook/plan.h"
 #include "runbook/proc.h"
 
@@ -43,6 +44,29 @@ struct frame {
 struct var {
 	char *name;
 	char *value;
+};
+
+/* One host of a step whose target is an inventory host or group. */
+struct hostrun {
+	const struct rb_host *host;
+	enum rb_status status;
+	int attempt;
+	int jattempt;
+	int exit_code;
+	char *out, *err;
+	size_t out_len, err_len;
+	uint64_t out_total, err_total;
+	char *reason;
+	struct var *vars;
+	size_t nvars, avars;
+	struct rb_ssh_exec *x;	/* command in flight */
+	uint64_t timer;		/* retry delay */
+	int64_t start_ms;
+	int64_t duration_ms;
+	bool started;		/* has begun (counts against the batch) */
+	bool restored;		/* resume: succeeded before, not run again */
+	struct rb_scope scope;	/* the task's, with host.* set */
+	struct task *t;
 };
 
 /* One step (or rollback, or on_failure step) as the scheduler sees it. */
@@ -82,6 +106,16 @@ struct task {
 	size_t seq;		/* completion order, for rollbacks */
 	int jattempt;		/* the journal's attempt number */
 	bool restored;		/* resume: the journal's result, not re-run */
+	struct hostrun *hosts;	/* remote target: one per host, else NULL */
+	size_t nhosts;
+	size_t batch;		/* hosts per batch (all when 0) */
+	size_t batch_end;	/* hosts [0, batch_end) may run now */
+	size_t max_fail;	/* host failures tolerated */
+	size_t nhost_active;	/* running or waiting to retry */
+	bool rollout_stopped;	/* too many host failures */
+	struct hostrun *cur;	/* the host an event is about, or NULL */
+	char *target;		/* remote: the rendered target */
+	int64_t delay_next;	/* STEP_RETRY: the wait announced */
 	bool rolled_back;	/* resume: its rollback already succeeded */
 	struct task *parent;	/* ROLLBACK: the step it compensates */
 };
@@ -93,6 +127,7 @@ struct engine {
 	struct rb_error *err;
 	struct rb_evloop *loop;
 	struct rb_http *http;		/* created on first use */
+	struct rb_ssh_pool *ssh;	/* created on first use */
 	struct rb_scope scope;
 	struct rb_strvec base_env;	/* runbook's environment + RUNBOOK_* */
 	char run_id[64];
@@ -142,13 +177,24 @@ int record_flush(struct engine *e);
 void record_run_end(struct engine *e, enum rb_run_status status);
 void record_mask(const struct engine *e, char *buf, size_t len);
 void record_refusal(struct engine *e, const char *why);
+void record_hostkey(struct engine *e, const struct rb_ssh_hostkey_info *in);
 
 /* resume.c */
 int engine_restore(struct engine *e);
 bool engine_resume_rolling_back(const struct rb_journal_run *run);
 
+/* remote.c */
+int remote_resolve(struct task *t);
+void remote_start(struct task *t);
+void remote_kill(struct task *t);
+void remote_release(struct task *t);
+void remote_inherit(struct task *rt, const struct task *parent);
+void remote_restore(struct task *t);
+
 /* step.c */
 void task_start_attempt(struct task *t);
+/* Judge an attempt's exit and output against expect; captures too. */
+bool task_judge(struct task *t);
 void task_kill(struct task *t, int64_t grace_ms);
 void task_release(struct task *t);
 /* Called by step.c when an attempt ended; engine.c decides what next. */

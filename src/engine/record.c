@@ -223,8 +223,7 @@ out:
 static const char *
 host_of(const struct task *t)
 {
-	(void)t;
-	return "local";
+	return t->cur != NULL ? t->cur->host->name : "local";
 }
 
 static json_t *
@@ -239,7 +238,8 @@ step_details(const struct task *t)
 		    json_string(t->parent->step->id));
 	json_object_set_new(d, "host", json_string(host_of(t)));
 	json_object_set_new(d, "phase", json_string(rb_phase_name(t->phase)));
-	json_object_set_new(d, "attempt", json_integer(t->jattempt));
+	json_object_set_new(d, "attempt", json_integer(t->cur ?
+	    t->cur->jattempt : t->jattempt));
 	json_object_set_new(d, "action",
 	    json_string(rb_action_name(t->step->action)));
 	if (t->command != NULL) {
@@ -283,6 +283,89 @@ journal_tail(const char *s, size_t len, size_t *out_len)
 	return s;
 }
 
+/* record_step() for one host of a fanned-out step. */
+static int
+record_host(struct engine *e, enum rb_event_type type, struct task *t,
+    struct hostrun *h)
+{
+	struct rb_store *st = e->opts->store;
+	struct rb_journal_attempt a = RB_JOURNAL_ATTEMPT_INIT;
+	char *caps = NULL;
+	json_t *d, *o;
+	size_t i;
+	int r;
+
+	if ((r = begin(e)) != 0)
+		return r;
+	a.run_id = e->run_id;
+	a.step_id = t->phase == RB_PHASE_ROLLBACK && t->parent ?
+	    t->parent->step->id : t->step->id;
+	a.host = h->host->name;
+	a.phase = rb_phase_name(t->phase);
+	a.command = t->command;
+	switch (type) {
+	case RB_EV_STEP_STARTED:
+	case RB_EV_ROLLBACK_STARTED:
+		if ((r = rb_journal_step_started(&h->jattempt, st, &a)) != 0)
+			return fail(e, r);
+		if ((r = audit(e, type == RB_EV_STEP_STARTED ? "step.started" :
+		    "rollback.started", step_details(t))) != 0)
+			return r;
+		return record_flush(e);
+	case RB_EV_STEP_FINISHED:
+	case RB_EV_ROLLBACK_FINISHED:
+		if (h->jattempt == 0 &&
+		    (r = rb_journal_step_started(&h->jattempt, st, &a)) != 0)
+			return fail(e, r);
+		a.attempt = h->jattempt;
+		a.status = h->status == RB_ST_NOT_RUN ? "interrupted" :
+		    rb_status_name(h->status);
+		a.exit_code = h->exit_code;
+		a.stdout_tail = journal_tail(h->out, h->out_len, &a.stdout_len);
+		a.stdout_total = h->out_total;
+		a.stderr_tail = journal_tail(h->err, h->err_len, &a.stderr_len);
+		a.stderr_total = h->err_total;
+		o = json_object();
+		for (i = 0; i < h->nvars; i++) {
+			json_t *v = json_string(h->vars[i].value);
+
+			json_object_set_new(o, h->vars[i].name, v ? v :
+			    json_string("<invalid utf-8>"));
+		}
+		caps = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(o);
+		a.captures = caps;
+		a.error = h->reason;
+		r = rb_journal_step_finished(st, &a);
+		free(caps);
+		if (r != 0)
+			return fail(e, r);
+		d = step_details(t);
+		json_object_set_new(d, "status", json_string(a.status));
+		json_object_set_new(d, "exit_code", h->exit_code >= 0 ?
+		    json_integer(h->exit_code) : json_null());
+		return audit(e, type == RB_EV_STEP_FINISHED ? "step.finished" :
+		    "rollback.finished", d);
+	default:
+		return 0;
+	}
+}
+
+void
+record_hostkey(struct engine *e, const struct rb_ssh_hostkey_info *in)
+{
+	json_t *d;
+
+	if (e->opts->store == NULL)
+		return;
+	d = json_pack("{s:s,s:s,s:i,s:s,s:s,s:s}", "host", in->host,
+	    "address", in->address ? in->address : "", "port", in->port,
+	    "key_type", in->key_type ? in->key_type : "", "fingerprint",
+	    in->fingerprint ? in->fingerprint : "", "reason",
+	    in->reason ? in->reason : "");
+	audit(e, in->trusted ? "hostkey.accepted" : "hostkey.rejected", d);
+}
+
 int
 record_step(struct engine *e, enum rb_event_type type, struct task *t)
 {
@@ -297,6 +380,11 @@ record_step(struct engine *e, enum rb_event_type type, struct task *t)
 		return e->record_error;
 	if (t->kind == NODE_SUB_START && type != RB_EV_STEP_FINISHED)
 		return 0;
+	/* A fanned-out step is journaled per host, not as a whole. */
+	if (t->hosts != NULL && t->cur == NULL)
+		return 0;
+	if (t->cur != NULL)
+		return record_host(e, type, t, t->cur);
 	if ((r = begin(e)) != 0)
 		return r;
 	a.run_id = e->run_id;

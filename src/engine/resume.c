@@ -15,10 +15,10 @@
 #include "runbook/journal.h"
 #include "runbook/banned.h"
 
-/* The last attempt of step id in phase (host local), or NULL. */
+/* The last attempt of step id in phase on host, or NULL. */
 static const struct rb_journal_attempt *
-last_attempt(const struct rb_journal_run *run, const char *id,
-    const char *phase)
+last_on(const struct rb_journal_run *run, const char *id, const char *phase,
+    const char *host)
 {
 	const struct rb_journal_attempt *best = NULL;
 	size_t i;
@@ -28,10 +28,33 @@ last_attempt(const struct rb_journal_run *run, const char *id,
 
 		if (strcmp(a->step_id, id) != 0 || strcmp(a->phase, phase) != 0)
 			continue;
+		if (host != NULL && strcmp(a->host, host) != 0)
+			continue;
 		if (best == NULL || a->seq > best->seq)
 			best = a;
 	}
 	return best;
+}
+
+/* The last local attempt (remote steps are restored per host). */
+static const struct rb_journal_attempt *
+last_attempt(const struct rb_journal_run *run, const char *id,
+    const char *phase)
+{
+	return last_on(run, id, phase, "local");
+}
+
+/* A step with no local attempt and no remote one is new. */
+static bool
+ran_remotely(const struct rb_journal_run *run, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < run->nattempts; i++)
+		if (strcmp(run->attempts[i].step_id, id) == 0 &&
+		    strcmp(run->attempts[i].host, "local") != 0)
+			return true;
+	return false;
 }
 
 static bool
@@ -88,7 +111,7 @@ engine_restore(struct engine *e)
 {
 	const struct rb_journal_run *run = e->opts->resume;
 	bool rerun = (e->opts->resume_flags & RB_RESUME_RERUN_INFLIGHT) != 0;
-	size_t i;
+	size_t i, j;
 
 	if (run == NULL)
 		return 0;
@@ -97,15 +120,27 @@ engine_restore(struct engine *e)
 		struct task *t = &e->main_tasks[i];
 		const struct rb_journal_attempt *a;
 
-		if (t->kind != NODE_STEP)
+		if (t->kind != NODE_STEP || t->step->idempotent || rerun)
 			continue;
-		a = last_attempt(run, t->step->id, "main");
-		if (a == NULL || !is_inflight(a) || t->step->idempotent || rerun)
+		a = NULL;
+		for (j = 0; j < run->nattempts && a == NULL; j++) {
+			const struct rb_journal_attempt *x = &run->attempts[j];
+			const struct rb_journal_attempt *l;
+
+			if (strcmp(x->step_id, t->step->id) != 0 ||
+			    strcmp(x->phase, "main") != 0)
+				continue;
+			l = last_on(run, t->step->id, "main", x->host);
+			if (l != NULL && is_inflight(l))
+				a = l;
+		}
+		if (a == NULL)
 			continue;
 		rb_error_set(e->err, RB_EREFUSED, "step '%s' of run '%s' was %s "
-		    "when the run stopped: whether it took effect is unknown",
-		    t->step->id, run->run_id, strcmp(a->status, "started") == 0
-		    ? "still running" : "interrupted");
+		    "on %s when the run stopped: whether it took effect is "
+		    "unknown", t->step->id, run->run_id,
+		    strcmp(a->status, "started") == 0 ? "still running" :
+		    "interrupted", a->host);
 		rb_error_hint(e->err, "check what '%s' did; then 'runbook resume "
 		    "%s --rerun-inflight' runs it again (or mark it idempotent "
 		    "in the runbook)", t->step->id, run->run_id);
@@ -115,7 +150,7 @@ engine_restore(struct engine *e)
 		struct task *t = &e->main_tasks[i];
 		const struct rb_journal_attempt *a, *rbk;
 
-		if (t->kind == NODE_SUB_START)
+		if (t->kind == NODE_SUB_START || ran_remotely(run, t->step->id))
 			continue;
 		a = last_attempt(run, t->step->id, "main");
 		if (a == NULL)

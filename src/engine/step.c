@@ -49,6 +49,7 @@ clear_attempt(struct task *t)
 void
 task_release(struct task *t)
 {
+	remote_release(t);
 	rb_http_cancel(t->xfer);
 	t->xfer = NULL;
 	rb_tcp_cancel(t->tcp);
@@ -112,8 +113,8 @@ on_group(const char *name, const char *value, size_t len, void *payload)
  * stderr patterns. Captures are taken whatever the verdict, so a failed
  * step still shows what it saw. Returns true when the attempt passed.
  */
-static bool
-judge_command(struct task *t)
+bool
+task_judge(struct task *t)
 {
 	const struct rb_step *s = t->step;
 	const struct rb_expect *x = &s->expect;
@@ -509,7 +510,7 @@ proc_done(struct rb_proc *p, struct rb_proc_result *res, void *payload)
 		    RB_ST_TIMED_OUT;
 		ok = false;
 	} else
-		ok = judge_command(t);
+		ok = task_judge(t);
 	rb_proc_release(&t->proc);
 	engine_attempt_done(t, ok);
 }
@@ -636,6 +637,10 @@ task_start_attempt(struct task *t)
 	struct engine *e = t->e;
 	const struct rb_step *s = t->step;
 
+	if (t->hosts != NULL) {
+		remote_start(t);
+		return;
+	}
 	clear_attempt(t);
 	t->attempt++;
 	t->attempt_start_ms = rb_now_ms();
@@ -688,7 +693,9 @@ task_start_attempt(struct task *t)
 void
 task_kill(struct task *t, int64_t grace_ms)
 {
-	if (t->running && t->proc.priv != NULL)
+	if (t->running && t->hosts != NULL)
+		remote_kill(t);
+	else if (t->running && t->proc.priv != NULL)
 		rb_proc_kill_tree(&t->proc, grace_ms);
 	else if (t->running && (t->timer != 0 || t->xfer != NULL ||
 	    t->tcp != NULL)) {

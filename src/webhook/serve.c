@@ -890,7 +890,7 @@ write_ops(struct rb_wh_server *s, struct req *q)
 			e.params = o->params;
 			e.alert = o->alert;
 			e.dedup_key = o->dedup_key;
-			e.source = o->actor;
+			e.source = q->ip;	/* run actor: webhook:IP/ROUTE */
 			if ((r = rb_queue_enqueue(&id, &res, s->st, &e,
 			    o->window_ms)) != 0)
 				return r;

@@ -249,24 +249,21 @@ test_expect_success 'an accepted alert: 202, queued with its params' '
 	sql "select dedup_key from queue" |
 		grep -F "[\"pg-down\",\"5e1ab0c4d2f39a71\",\"2024-05-01T10:00:00.123456789Z\"]" &&
 	sql "select runbook from queue" | grep "^/.*/runbooks/db-connection.yaml$" &&
-	test "$(sql "select source from queue")" = "webhook:127.0.0.1/pg-down" &&
-	test "$(sql "select event from audit order by seq desc limit 1")" = \
-		webhook.accepted
+	test "$(sql "select source from queue")" = 127.0.0.1 &&
+	test "$(sql "select count(*) from audit where event = \"webhook.accepted\"")" = 1
 '
 
 test_expect_success 'the same alert again: 202, deduplicated, audited' '
 	test "$(post / am.json -H "$BEARER")" = 202 &&
 	grep "\"deduplicated\":1" resp &&
 	test "$(sql "select count(*) from queue")" = 1 &&
-	test "$(sql "select event from audit order by seq desc limit 1")" = \
-		webhook.deduplicated
+	test "$(sql "select count(*) from audit where event = \"webhook.deduplicated\"")" = 1
 '
 
 test_expect_success 'no route: 200 {"matched":0}, audited as unmatched' '
 	test "$(post /alertmanager unmatched.json -H "$BEARER")" = 200 &&
 	test "$(cat resp)" = "{\"matched\":0}" &&
-	test "$(sql "select event from audit order by seq desc limit 1")" = \
-		webhook.unmatched
+	test "$(sql "select count(*) from audit where event = \"webhook.unmatched\"")" = 1
 '
 
 # --- authentication -----------------------------------------------------
