@@ -21,7 +21,7 @@ const struct cli_cmd cli_cmds[] = {
 	  "plan NAME|FILE [-p K=V]... [--inventory F] "
 	  "[--format text|json|markdown|dot]" },
 	{ "validate", cmd_validate, "Check runbook, inventory and routes files",
-	  "validate FILE|DIR..." },
+	  "validate [--inventory F] FILE|DIR..." },
 	{ "resume", cmd_resume, "Continue a failed or interrupted run",
 	  "resume RUN_ID [--rerun-inflight] [--force] [--inventory F] "
 	  "[--accept-new-host-keys] [--output text|json] [--state DIR] [-v]" },

@@ -19,7 +19,57 @@ enum kind {
 
 struct totals {
 	size_t files, errors, warnings;
+	const struct rb_inventory *inv;	/* to check `on:` targets, or NULL */
 };
+
+/* Check one literal target against the inventory. */
+static void
+check_target(struct rb_diags *d, const struct rb_inventory *inv,
+    const struct rb_tmpl *on, const struct rb_loc *loc, const char *what)
+{
+	const char **names;
+	const char *t, *sug;
+	size_t i, n = 0;
+
+	if (on == NULL || !rb_tmpl_is_literal(on))
+		return;
+	t = rb_tmpl_source(on);
+	if (strcmp(t, "local") == 0 || rb_inventory_host(inv, t) != NULL ||
+	    rb_inventory_group(inv, t) != NULL)
+		return;
+	names = xcalloc(inv->nhosts + inv->ngroups + 1, sizeof(*names));
+	for (i = 0; i < inv->nhosts; i++)
+		names[n++] = inv->hosts[i].name;
+	for (i = 0; i < inv->ngroups; i++)
+		names[n++] = inv->groups[i].name;
+	sug = rb_suggest(t, names, n);
+	if (sug != NULL)
+		rb_diag_error(d, loc, "%s targets '%s', which is not a host or "
+		    "group of '%s' (did you mean '%s'?)", what, t, inv->path,
+		    sug);
+	else
+		rb_diag_error(d, loc, "%s targets '%s', which is not a host or "
+		    "group of '%s'", what, t, inv->path);
+	rb_diag_hint(d, "use 'local', or add it to the inventory");
+	free(names);
+}
+
+static void
+check_targets(struct rb_diags *d, const struct rb_inventory *inv,
+    const struct rb_runbook *rb)
+{
+	char what[300];
+	size_t i;
+
+	if (inv == NULL)
+		return;
+	check_target(d, inv, rb->on, rb->steps ? &rb->steps[0].loc : NULL,
+	    "the runbook");
+	for (i = 0; i < rb->nsteps; i++) {
+		snprintf(what, sizeof(what), "step '%s'", rb->steps[i].id);
+		check_target(d, inv, rb->steps[i].on, &rb->steps[i].loc, what);
+	}
+}
 
 /* Decide what a file is from its top-level keys. */
 static enum kind
@@ -67,6 +117,8 @@ validate_file(const char *path, struct totals *t)
 	default:
 		r = rb_runbook_load(&rb, path,
 		    RB_RUNBOOK_LOAD_CHECK_SUBRUNBOOKS, &d);
+		if (r == 0)
+			check_targets(&d, t->inv, rb);
 	}
 	if (r == RB_ENOTFOUND && d.nr == 0)
 		rb_diag_error(&d, NULL, "cannot read '%s': no such file", path);
@@ -130,15 +182,22 @@ int
 cmd_validate(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "inventory", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct totals t = { 0, 0, 0 };
-	int c, i;
+	struct totals t = { 0, 0, 0, NULL };
+	struct rb_inventory *inv = NULL;
+	const char *inv_path = NULL;
+	int c, i, ex;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
 		if (c == 'h')
 			return cli_help_exit("validate");
+		if (c == 'i') {
+			inv_path = optarg;
+			continue;
+		}
 		cli_usage(stderr, "validate");
 		return RB_EXIT_USAGE;
 	}
@@ -146,6 +205,9 @@ cmd_validate(int argc, char **argv)
 		cli_usage(stderr, "validate");
 		return RB_EXIT_USAGE;
 	}
+	if ((ex = cli_load_inventory(&inv, inv_path)) != 0)
+		return ex;
+	t.inv = inv;
 	for (i = optind; i < argc; i++) {
 		struct stat st;
 
@@ -158,5 +220,6 @@ cmd_validate(int argc, char **argv)
 	    t.files == 1 ? "file" : "files", t.errors,
 	    t.errors == 1 ? "error" : "errors", t.warnings,
 	    t.warnings == 1 ? "warning" : "warnings");
+	rb_inventory_free(inv);
 	return t.errors ? RB_EXIT_USAGE : RB_EXIT_OK;
 }

@@ -6,7 +6,20 @@
 
 if ! SSHD_LOGLEVEL=INFO sh "$SRC_DIR/tests/fixtures/sshd/start-sshd.sh" "$TEST_TMP/sshd" >port 2>sshd.err; then
 	test_skip "ssh tests" "cannot start sshd: $(cat sshd.err)"
-	test_done
+	test_expect_success 'validate checks every on: against the inventory' '
+	cat >runbooks/typo.yaml <<-YAML &&
+	runbook: typo
+	steps:
+	  - id: a
+	    on: wbe
+	    run: "true"
+	YAML
+	test_must_fail --exit 2 "$RUNBOOK" validate runbooks/typo.yaml 2>err &&
+	grep "targets .wbe., which is not a host or group" err &&
+	grep "did you mean .web.?" err
+'
+
+test_done
 fi
 test_kill_at_end "$(cat "$TEST_TMP/sshd/sshd.pid")"
 PORT=$(cat port)
@@ -157,6 +170,19 @@ test_expect_success 'resume after a host failure reruns only the hosts that fail
 	"$RUNBOOK" resume "$id" 2>err &&
 	test "$(grep -c web3 rs.log)" -eq 2 &&
 	test "$(grep -c web1 rs.log)" -eq 1
+'
+
+test_expect_success 'validate checks every on: against the inventory' '
+	cat >runbooks/typo.yaml <<-YAML &&
+	runbook: typo
+	steps:
+	  - id: a
+	    on: wbe
+	    run: "true"
+	YAML
+	test_must_fail --exit 2 "$RUNBOOK" validate runbooks/typo.yaml 2>err &&
+	grep "targets .wbe., which is not a host or group" err &&
+	grep "did you mean .web.?" err
 '
 
 test_done
