@@ -259,6 +259,25 @@ int rb_wh_router_route(struct rb_wh_match *out, const struct rb_wh_router *rt,
 /* Free what a match owns and reset it; NULL-safe. */
 void rb_wh_match_release(struct rb_wh_match *m);
 
+/*
+ * The loaded target runbook whose absolute path is path (as in
+ * rb_wh_match.runbook and the queue), or NULL. Owned by the router.
+ */
+const struct rb_runbook *rb_wh_router_runbook(const struct rb_wh_router *rt,
+    const char *path);
+
+/*
+ * The lock key a queued run will take (SPEC 2.1 `lock`, default the
+ * runbook's name), computed like the engine does from the runbook, the
+ * queued params (JSON object text) and the queued alert (JSON text from
+ * rb_wh_alert_json(), or NULL), into out. When the key cannot be computed
+ * (params that do not resolve, a template that fails) the runbook's name
+ * is used: the listener then waits rather than starting a run its lock
+ * would refuse. Returns 0, or RB_ETOOBIG on out's cap.
+ */
+int rb_wh_lock_key(struct rb_buf *out, const struct rb_runbook *rb,
+    const char *params_json, const char *alert_json);
+
 /* ------------------------------------------------------------------ */
 /* The listener (serve.c) */
 

@@ -153,21 +153,22 @@ rb_ssh_script(struct rb_buf *out, const char *command,
 	/*
 	 * The rest is one brace group, so the shell has read all of it
 	 * before any of it runs: nothing is left on stdin to be eaten by
-	 * the command. The watcher keeps the original stdin (fd 3) and
-	 * stops the whole process group when it reaches EOF.
+	 * the command. The watcher keeps the original stdin (fd 3); at its
+	 * EOF it stops the process group: SIGTERM, and SIGKILL after the
+	 * grace, while the command still runs; at once (leftovers only, as
+	 * rb_proc does locally) once it has ended. The command itself is
+	 * evaluated by this same /bin/sh, as `/bin/sh -c` would (same $0,
+	 * $$, exit status), without another fork and exec.
 	 */
 	if (rb_buf_addf(out,
 	    "{ exec 3<&0 </dev/null\n"
-	    "{ trap '' TERM; while read -r rb_l <&3; do :; done; "
-	    "kill -s TERM 0; sleep %lld; kill -s KILL 0; } "
-	    ">/dev/null 2>&1 &\n"
+	    "{ trap '' TERM; while read -r rb_l <&3; do :; done\n"
+	    "if kill -0 $$; then kill -s TERM 0; sleep %lld; fi\n"
+	    "kill -s KILL 0; } >/dev/null 2>&1 &\n"
 	    "exec 3<&-\n"
-	    "/bin/sh -c ", grace_s) != 0 ||
+	    "eval ", grace_s) != 0 ||
 	    rb_buf_add_shquoted(out, command, strlen(command)) != 0 ||
-	    rb_buf_adds(out, "\nrb_rc=$?\n"
-	    "kill -s KILL $! 2>/dev/null\n"
-	    "exit $rb_rc\n"
-	    "}\n") != 0)
+	    rb_buf_adds(out, "\nexit\n}\n") != 0)
 		goto fail;
 	return 0;
 fail:

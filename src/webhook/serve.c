@@ -146,7 +146,19 @@ struct run {
 	struct rb_proc proc;		/* must not move while running */
 	struct rb_wh_server *srv;
 	int64_t queue_id;
+	char *lock_key;			/* the lock its runbook takes */
 	struct run *prev, *next;
+};
+
+/*
+ * A claimed entry waiting because a running run holds its lock key (its
+ * run would be refused, exit 5, and the alert lost). It stays claimed by
+ * this process: if the listener dies, the next one puts it back.
+ */
+struct held {
+	int64_t queue_id;
+	char *lock_key;
+	struct held *next;
 };
 
 struct rb_wh_server {
@@ -170,6 +182,8 @@ struct rb_wh_server {
 	size_t inflight;		/* requests not yet completed */
 	struct run *runs;
 	size_t nrunning;
+	struct held *held;		/* FIFO of claimed, waiting entries */
+	size_t nheld;
 	bool want_claim;		/* the queue may have work */
 	bool claim_error_logged;
 
@@ -1011,9 +1025,9 @@ run_unlink(struct rb_wh_server *s, struct run *run)
 	s->nrunning--;
 }
 
-/* Start the child for claimed entry id. */
+/* Start the child for claimed entry id; takes lock_key. */
 static void
-run_start(struct rb_wh_server *s, int64_t id)
+run_start(struct rb_wh_server *s, int64_t id, char *lock_key)
 {
 	struct run *run = xcalloc(1, sizeof(*run));
 	struct rb_error err = RB_ERROR_INIT;
@@ -1022,6 +1036,7 @@ run_start(struct rb_wh_server *s, int64_t id)
 	rb_proc_init(&run->proc);
 	run->srv = s;
 	run->queue_id = id;
+	run->lock_key = lock_key;
 	rb_strvec_push(&run->proc.args, s->exe);
 	rb_strvec_push(&run->proc.args, "run");
 	rb_strvec_push(&run->proc.args, "--queue-id");
@@ -1045,6 +1060,7 @@ run_start(struct rb_wh_server *s, int64_t id)
 			    "error", jstr(rb_store_error(s->st)->msg)));
 		s->m.runs[RUN_FAILED]++;
 		rb_proc_release(&run->proc);
+		free(run->lock_key);
 		free(run);
 		return;
 	}
@@ -1090,19 +1106,89 @@ run_done(struct rb_proc *proc, struct rb_proc_result *res, void *payload)
 	    "duration_ms", (json_int_t)(res->end_ms - res->start_ms)));
 	run_unlink(s, run);
 	rb_proc_release(&run->proc);
+	free(run->lock_key);
 	free(run);
 	s->want_claim = true;
 }
 
-/* Start queued runs while there is room. */
+/* Whether a running run holds (or will take) lock key. */
+static bool
+lock_busy(const struct rb_wh_server *s, const char *key)
+{
+	const struct run *run;
+
+	for (run = s->runs; run != NULL; run = run->next)
+		if (strcmp(run->lock_key, key) == 0)
+			return true;
+	return false;
+}
+
+/* The lock key of a claimed entry (see rb_wh_lock_key()). */
+static char *
+entry_lock_key(struct rb_wh_server *s, const struct rb_queue_entry *e)
+{
+	const struct rb_runbook *rb = rb_wh_router_runbook(s->router,
+	    e->runbook);
+	struct rb_buf key = RB_BUF_INIT;
+
+	if (rb == NULL)
+		/* Not one of ours (another listener's routes): by file. */
+		rb_buf_adds(&key, e->runbook);
+	else
+		rb_wh_lock_key(&key, rb, e->params, e->alert);
+	return rb_buf_detach(&key, NULL);
+}
+
+/* Start held entries whose lock is free, oldest first. */
+static void
+start_held(struct rb_wh_server *s)
+{
+	struct held **pp = &s->held, *h;
+
+	while ((h = *pp) != NULL && s->nrunning < (size_t)s->max_runs) {
+		if (lock_busy(s, h->lock_key)) {
+			pp = &h->next;
+			continue;
+		}
+		*pp = h->next;
+		s->nheld--;
+		run_start(s, h->queue_id, h->lock_key);
+		free(h);
+	}
+}
+
+static void
+hold(struct rb_wh_server *s, int64_t id, char *key)
+{
+	struct held *h = xcalloc(1, sizeof(*h)), **pp = &s->held;
+
+	h->queue_id = id;
+	h->lock_key = key;
+	while (*pp != NULL)
+		pp = &(*pp)->next;
+	*pp = h;
+	s->nheld++;
+	slog(s, RB_WH_LOG_INFO, "run waits for a running run with the same "
+	    "lock", json_pack("{s:I}", "queue_id", (json_int_t)id));
+}
+
+/*
+ * Start queued runs while there is room: first the held entries whose lock
+ * came free, then newly claimed ones (held instead when their lock is
+ * taken; at most max_runs are held, keeping the rest in the queue).
+ */
 static void
 claim_runs(struct rb_wh_server *s)
 {
 	struct rb_queue_entry e = RB_QUEUE_ENTRY_INIT;
+	char *key;
 	int r;
 
-	while (s->want_claim && !s->draining &&
-	    s->nrunning < (size_t)s->max_runs) {
+	if (s->draining)
+		return;
+	start_held(s);
+	while (s->want_claim && s->nrunning < (size_t)s->max_runs &&
+	    s->nheld < (size_t)s->max_runs) {
 		r = rb_queue_claim(&e, s->st);
 		if (r == RB_ENOTFOUND) {
 			s->want_claim = false;
@@ -1123,7 +1209,11 @@ claim_runs(struct rb_wh_server *s)
 		slog(s, RB_WH_LOG_INFO, "claimed queue entry", json_pack(
 		    "{s:I,s:o,s:o}", "queue_id", (json_int_t)e.id, "route",
 		    jstr(e.route), "runbook", jstr(e.runbook)));
-		run_start(s, e.id);
+		key = entry_lock_key(s, &e);
+		if (lock_busy(s, key))
+			hold(s, e.id, key);
+		else
+			run_start(s, e.id, key);
 		rb_queue_entry_release(&e);
 	}
 }
@@ -1546,8 +1636,8 @@ rb_wh_serve_run(struct rb_wh_server *s, struct rb_error *err)
 		    (s->inflight == 0 || rb_now_ms() >= s->drain_deadline_ms))
 			break;
 	}
-	slog(s, RB_WH_LOG_INFO, "stopped", json_pack("{s:I}", "requests",
-	    (json_int_t)s->inflight));
+	slog(s, RB_WH_LOG_INFO, "stopped", json_pack("{s:I,s:I}", "requests",
+	    (json_int_t)s->inflight, "held", (json_int_t)s->nheld));
 	r = 0;
 out:
 	rb_evloop_del_fd(s->loop, s->epoll_fd);
@@ -1563,6 +1653,7 @@ void
 rb_wh_serve_free(struct rb_wh_server *s)
 {
 	struct run *run, *next;
+	struct held *h, *hnext;
 
 	if (s == NULL)
 		return;
@@ -1573,7 +1664,13 @@ rb_wh_serve_free(struct rb_wh_server *s)
 	for (run = s->runs; run != NULL; run = next) {
 		next = run->next;
 		rb_proc_release(&run->proc);
+		free(run->lock_key);
 		free(run);
+	}
+	for (h = s->held; h != NULL; h = hnext) {
+		hnext = h->next;
+		free(h->lock_key);
+		free(h);
 	}
 	rb_evloop_free(s->loop);
 	rb_store_free(s->st);

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "runbook/params.h"
+#include "runbook/plan.h"
 #include "runbook/webhook.h"
 #include "runbook/banned.h"
 
@@ -312,5 +313,111 @@ out:
 		m.route = keep;
 	}
 	*out = m;
+	return r;
+}
+
+const struct rb_runbook *
+rb_wh_router_runbook(const struct rb_wh_router *rt, const char *path)
+{
+	size_t i;
+
+	for (i = 0; path != NULL && i < rt->ntargets; i++)
+		if (strcmp(rt->targets[i].path, path) == 0)
+			return rt->targets[i].rb;
+	return NULL;
+}
+
+/* A JSON object of strings as labels (owned copies), sorted as parsed. */
+static struct rb_label *
+labels_of(const json_t *obj, size_t *out_n)
+{
+	struct rb_label *l = xcalloc(json_object_size(obj) + 1, sizeof(*l));
+	const char *key;
+	json_t *v;
+	size_t n = 0;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		if (!json_is_string(v))
+			continue;
+		l[n].key = xstrdup(key);
+		l[n].value = xstrdup(json_string_value(v));
+		n++;
+	}
+	*out_n = n;
+	return l;
+}
+
+static void
+labels_release(struct rb_label *l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(l[i].key);
+		free(l[i].value);
+	}
+	free(l);
+}
+
+int
+rb_wh_lock_key(struct rb_buf *out, const struct rb_runbook *rb,
+    const char *params_json, const char *alert_json)
+{
+	struct rb_params params = RB_PARAMS_INIT;
+	struct rb_diags diags = RB_DIAGS_INIT;
+	struct rb_strvec kv = RB_STRVEC_INIT;
+	struct rb_error err = RB_ERROR_INIT;
+	struct rb_alert alert;
+	struct rb_label *labels = NULL, *ann = NULL;
+	struct rb_buf key = RB_BUF_INIT;
+	struct rb_scope sc;
+	json_t *p = NULL, *a = NULL, *v;
+	const char *k;
+	int r;
+
+	memset(&alert, 0, sizeof(alert));
+	if (rb->lock == NULL)
+		goto fallback;
+	p = json_loads(params_json != NULL ? params_json : "{}", 0, NULL);
+	json_object_foreach(p, k, v)
+		if (json_is_string(v))
+			rb_strvec_pushf(&kv, "%s=%s", k, json_string_value(v));
+	if (rb_params_resolve(&params, rb, (const char *const *)kv.v, kv.nr,
+	    &diags) != 0)
+		goto fallback;
+	if (alert_json != NULL && (a = json_loads(alert_json, 0, NULL)) !=
+	    NULL) {
+		labels = labels_of(json_object_get(a, "labels"),
+		    &alert.nlabels);
+		ann = labels_of(json_object_get(a, "annotations"),
+		    &alert.nannotations);
+		alert.labels = labels;
+		alert.annotations = ann;
+		alert.status = json_string_value(json_object_get(a, "status"));
+		alert.fingerprint = json_string_value(json_object_get(a,
+		    "fingerprint"));
+		alert.starts_at = json_string_value(json_object_get(a,
+		    "starts_at"));
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.rb = rb;
+	sc.params = &params;
+	sc.alert = a != NULL ? &alert : NULL;
+	sc.trigger = "webhook";
+	if (rb_render_text(&key, rb->lock, &sc, false, &err) != 0)
+		goto fallback;
+	r = rb_buf_add(out, key.buf, key.len);
+	goto out;
+fallback:
+	r = rb_buf_adds(out, rb->name);
+out:
+	rb_buf_release_secret(&key);
+	labels_release(labels, alert.nlabels);
+	labels_release(ann, alert.nannotations);
+	json_decref(p);
+	json_decref(a);
+	rb_params_release(&params);
+	rb_diags_release(&diags);
+	rb_strvec_release_secret(&kv);
 	return r;
 }
