@@ -60,19 +60,22 @@
  * "exec /bin/sh -s", so the login shell (bash, fish, csh...) only ever
  * parses that; the script rb_ssh_script() builds is then written on the
  * channel's stdin. It exports each env entry as a single-quoted value, cds
- * to workdir (exit 1 if that fails), and runs the command as
- * `/bin/sh -c COMMAND` with stdin from /dev/null, as a local step runs, so
- * a hostile value arrives byte-identical and is never parsed as shell.
- * The channel's stdin stays open while the command runs and is the
- * command's lifeline: when it reaches EOF - on a timeout or
- * rb_ssh_exec_cancel() (this module sends EOF), or because the connection
- * died or runbook exited - a watcher on the host sends SIGTERM to the
- * command's process group, and SIGKILL kill_grace_ms later. Remote
- * commands therefore never outlive the run that started them, with any
- * SSH server and without the "signal" channel request (libssh2 1.10 has
- * none). A process that leaves the group (setsid) escapes, as it would
- * locally. A command longer than 128 KiB does not fit /bin/sh -c's
- * argument (Linux's MAX_ARG_STRLEN), locally or here.
+ * to workdir (exit 1 if that fails; a leading "~/" is the remote $HOME),
+ * and has that /bin/sh evaluate the command, single-quoted, with stdin
+ * from /dev/null: exactly what `/bin/sh -c COMMAND` would do (same $0, $$
+ * and exit status) without another fork and exec. A hostile value arrives
+ * byte-identical and is never parsed as shell. The channel's stdin stays
+ * open while the command runs and is its lifeline: when it reaches EOF -
+ * on a timeout or rb_ssh_exec_cancel() (this module sends EOF), or because
+ * the connection died or runbook exited - a watcher on the host sends
+ * SIGTERM to the command's process group, and SIGKILL kill_grace_ms later.
+ * Remote commands therefore never outlive the run that started them, with
+ * any SSH server and without the "signal" channel request (libssh2 1.10
+ * has none). After a command ended normally, what is left of its process
+ * group is killed when the channel closes, as rb_proc does locally; a
+ * process that left the group (setsid) escapes, as it would locally. A
+ * leftover that keeps the command's stdout open holds the channel (and
+ * the step) until the timeout, as with ssh(1).
  *
  * Channels. Up to opts.max_channels commands run at once on one session
  * (OpenSSH's MaxSessions is 10 by default); more wait in a queue for that
@@ -110,8 +113,8 @@ struct rb_ssh_exec;
 enum rb_ssh_hostkey_status {
 	RB_SSH_HOSTKEY_KNOWN,	/* matches known_hosts: trusted */
 	RB_SSH_HOSTKEY_ADDED,	/* was unknown, added (accept_new_host_keys) */
-	RB_SSH_HOSTKEY_UNKNOWN,	/* not in known_hosts: refused */
-	RB_SSH_HOSTKEY_CHANGED,	/* differs from known_hosts, or revoked:
+	RB_SSH_HOSTKEY_UNKNOWN, /* not in known_hosts: refused */
+	RB_SSH_HOSTKEY_CHANGED, /* differs from known_hosts, or revoked:
 				 * refused (never added) */
 	RB_SSH_HOSTKEY_ERROR	/* cannot be checked or recorded (unreadable
 				 * file, unsupported key type): refused */
@@ -119,22 +122,22 @@ enum rb_ssh_hostkey_status {
 
 /* One host-key decision, for the audit log. Valid during the callback. */
 struct rb_ssh_hostkey_info {
-	const char *host;	/* inventory name */
-	const char *address;	/* as in the inventory */
+	const char *host;    /* inventory name */
+	const char *address; /* as in the inventory */
 	int port;
-	const char *key_type;	/* "ssh-ed25519", "ecdsa-sha2-nistp256"... */
+	const char *key_type;	 /* "ssh-ed25519", "ecdsa-sha2-nistp256"... */
 	const char *fingerprint; /* "SHA256:<base64>", as ssh-keygen -l */
 	enum rb_ssh_hostkey_status status;
-	bool trusted;		/* KNOWN or ADDED: the session goes on */
-	const char *reason;	/* one line: why, e.g. the refusal message */
+	bool trusted;		 /* KNOWN or ADDED: the session goes on */
+	const char *reason;	 /* one line: why, e.g. the refusal message */
 	const char *known_hosts; /* the file checked (and written) */
-	int line;		/* its matching / conflicting / added line,
-				 * 0 when there is none */
+	int line;		 /* its matching / conflicting / added line,
+				  * 0 when there is none */
 };
 
 /* Called on the loop for every host-key decision. */
-typedef void (*rb_ssh_hostkey_fn)(const struct rb_ssh_hostkey_info *info,
-    void *payload);
+typedef void (*rb_ssh_hostkey_fn)(
+    const struct rb_ssh_hostkey_info *info, void *payload);
 
 /* ----------------------------------------------------------------- pool */
 
@@ -150,12 +153,15 @@ struct rb_ssh_opts {
 	const char *home;	    /* for "~/" paths; NULL: $HOME */
 	const char *agent_socket;   /* NULL: $SSH_AUTH_SOCK; "": no agent */
 	rb_ssh_hostkey_fn on_hostkey; /* optional */
-	void *payload;		    /* passed to on_hostkey */
+	void *payload;		      /* passed to on_hostkey */
 };
 
-#define RB_SSH_OPTS_INIT { RB_SSH_CONNECT_TIMEOUT_MS, RB_SSH_AUTH_TIMEOUT_MS, \
-	RB_SSH_KILL_GRACE_MS, RB_SSH_KEEPALIVE_S, RB_SSH_MAX_CHANNELS, false, \
-	NULL, NULL, NULL, NULL }
+#define RB_SSH_OPTS_INIT                                                       \
+	{                                                                      \
+		RB_SSH_CONNECT_TIMEOUT_MS, RB_SSH_AUTH_TIMEOUT_MS,             \
+		    RB_SSH_KILL_GRACE_MS, RB_SSH_KEEPALIVE_S,                  \
+		    RB_SSH_MAX_CHANNELS, false, NULL, NULL, NULL, NULL         \
+	}
 
 /* Counters for metrics and tests; monotonic over the pool's life. */
 struct rb_ssh_stats {
@@ -170,6 +176,11 @@ struct rb_ssh_stats {
  * defaults; it is copied (strings included). Opens no connection and no
  * fd. Returns 0 and sets *out, or RB_ERROR (libssh2 cannot initialise)
  * with the message in err; *out is untouched on failure.
+ *
+ * An open session keeps a keepalive timer on the loop even when idle, so
+ * rb_evloop_run() does not return while the pool has sessions: drive the
+ * loop with rb_evloop_run_once() until your own work is done, then free
+ * the pool. The ssh-agent (a local socket) is asked synchronously.
  */
 int rb_ssh_pool_new(struct rb_ssh_pool **out, struct rb_evloop *loop,
     const struct rb_ssh_opts *opts, struct rb_error *err);
@@ -187,8 +198,8 @@ void rb_ssh_pool_free(struct rb_ssh_pool *pool);
 size_t rb_ssh_pool_pending(const struct rb_ssh_pool *pool);
 
 /* Copy the pool's counters into *out. */
-void rb_ssh_pool_stats(struct rb_ssh_stats *out,
-    const struct rb_ssh_pool *pool);
+void rb_ssh_pool_stats(
+    struct rb_ssh_stats *out, const struct rb_ssh_pool *pool);
 
 /* ------------------------------------------------------------- commands */
 
@@ -215,19 +226,19 @@ void rb_ssh_pool_stats(struct rb_ssh_stats *out,
  *   host_error.
  */
 struct rb_ssh_result {
-	int status;		/* exit code, or 128+signal; -1: none */
-	int signal;		/* signal that ended the remote shell, or 0 */
-	bool started;		/* the remote shell accepted the script */
-	bool host_error;	/* see above: host, not command */
-	bool timed_out;		/* timeout_ms expired */
-	bool cancelled;		/* rb_ssh_exec_cancel() */
-	struct rb_error error;	/* code 0 when the command ran to its end */
-	const char *host;	/* inventory name (valid during on_done) */
-	int64_t start_ms;	/* CLOCK_MONOTONIC at rb_ssh_exec_start() */
-	int64_t exec_ms;	/* when the remote shell started, or 0 */
-	int64_t end_ms;		/* when the result was complete */
-	struct rb_capture out;	/* the command's stdout */
-	struct rb_capture err;	/* the command's stderr */
+	int status;	       /* exit code, or 128+signal; -1: none */
+	int signal;	       /* signal that ended the remote shell, or 0 */
+	bool started;	       /* the remote shell accepted the script */
+	bool host_error;       /* see above: host, not command */
+	bool timed_out;	       /* timeout_ms expired */
+	bool cancelled;	       /* rb_ssh_exec_cancel() */
+	struct rb_error error; /* code 0 when the command ran to its end */
+	const char *host;      /* inventory name (valid during on_done) */
+	int64_t start_ms;      /* CLOCK_MONOTONIC at rb_ssh_exec_start() */
+	int64_t exec_ms;       /* when the remote shell started, or 0 */
+	int64_t end_ms;	       /* when the result was complete */
+	struct rb_capture out; /* the command's stdout */
+	struct rb_capture err; /* the command's stderr */
 };
 
 /*
@@ -243,24 +254,27 @@ typedef void (*rb_ssh_line_fn)(struct rb_ssh_exec *x, int stream,
  * (never from inside rb_ssh_exec_start()). x is freed when the callback
  * returns; the callback may start new commands and cancel other ones.
  */
-typedef void (*rb_ssh_done_fn)(struct rb_ssh_exec *x,
-    struct rb_ssh_result *res, void *payload);
+typedef void (*rb_ssh_done_fn)(
+    struct rb_ssh_exec *x, struct rb_ssh_result *res, void *payload);
 
 /* A command to run. Read by rb_ssh_exec_start() only; nothing is kept. */
 struct rb_ssh_cmd {
-	const char *command;	  /* shell text for /bin/sh -c (required) */
+	const char *command; /* shell text, as for /bin/sh -c (required) */
 	const struct rb_strvec *env; /* NAME=value to export, or NULL */
-	const char *workdir;	  /* directory on the host, or NULL */
-	int64_t timeout_ms;	  /* from rb_ssh_exec_start(); 0 = none */
-	size_t head_max;	  /* capture sizes per stream */
+	const char *workdir;	     /* directory on the host, or NULL */
+	int64_t timeout_ms;	     /* from rb_ssh_exec_start(); 0 = none */
+	size_t head_max;	     /* capture sizes per stream */
 	size_t tail_max;
-	rb_ssh_line_fn on_line;	  /* optional */
-	rb_ssh_done_fn on_done;	  /* required */
-	void *payload;		  /* passed to on_line and on_done */
+	rb_ssh_line_fn on_line; /* optional */
+	rb_ssh_done_fn on_done; /* required */
+	void *payload;		/* passed to on_line and on_done */
 };
 
-#define RB_SSH_CMD_INIT { NULL, NULL, NULL, 0, RB_PROC_HEAD_MAX, \
-	RB_PROC_TAIL_MAX, NULL, NULL, NULL }
+#define RB_SSH_CMD_INIT                                                        \
+	{                                                                      \
+		NULL, NULL, NULL, 0, RB_PROC_HEAD_MAX, RB_PROC_TAIL_MAX, NULL, \
+		    NULL, NULL                                                 \
+	}
 
 /*
  * Queue cmd for host and return at once; the session to host is opened on
@@ -276,7 +290,8 @@ struct rb_ssh_cmd {
  * Returns 0: on_done will be called exactly once from the loop (unless the
  * pool is freed first), and *out (if out is not NULL) is the command's
  * handle until then. Returns RB_EINVAL for unusable input (no command or
- * on_done, a bad env name, a host without address or with a bad port),
+ * on_done, a bad env name, an address or user that cannot be written
+ * into a known_hosts line or a message, a bad port),
  * with the message in err: nothing was queued and no callback will come.
  * A host that cannot be reached is not an error here: it is reported
  * through on_done.
@@ -296,7 +311,7 @@ void rb_ssh_exec_cancel(struct rb_ssh_exec *x);
 
 /*
  * Append to out the exact script a command is sent as (the preamble, cd,
- * watcher and /bin/sh -c COMMAND; see above), for review and tests. It
+ * watcher and the quoted command; see above), for review and tests. It
  * contains the env values in clear. kill_grace_ms as in rb_ssh_opts.
  * Returns 0, or RB_EINVAL (bad env entry; message in err) with out
  * unchanged.

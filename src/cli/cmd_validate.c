@@ -153,8 +153,10 @@ validate_dir(const char *dir, struct totals *t)
 	struct rb_strvec names = RB_STRVEC_INIT;
 	struct dirent *de;
 	DIR *dp;
-	size_t i;
+	size_t i, dirlen = strlen(dir);
 
+	while (dirlen > 1 && dir[dirlen - 1] == '/')
+		dirlen--;
 	if ((dp = opendir(dir)) == NULL) {
 		cli_error("cannot open directory '%s'", dir);
 		t->errors++;
@@ -162,7 +164,8 @@ validate_dir(const char *dir, struct totals *t)
 	}
 	while ((de = readdir(dp)) != NULL)
 		if (de->d_name[0] != '.')
-			rb_strvec_pushf(&names, "%s/%s", dir, de->d_name);
+			rb_strvec_pushf(&names, "%.*s/%s", (int)dirlen, dir,
+			    de->d_name);
 	closedir(dp);
 	qsort(names.v, names.nr, sizeof(char *), cmp_str);
 	for (i = 0; i < names.nr; i++) {

@@ -246,8 +246,17 @@ render_event(const struct rb_event *ev, void *payload)
 				    ev->max_attempts);
 			fputc('\n', r->f);
 		}
-		if (r->verbose && ev->command != NULL)
-			fprintf(r->f, "    $ %s\n", ev->command);
+		if (r->verbose && ev->command != NULL) {
+			const char *c = ev->command, *nl;
+
+			/* Multi-line commands keep their shape, indented. */
+			fprintf(r->f, "    $ ");
+			while ((nl = strchr(c, '\n')) != NULL) {
+				fprintf(r->f, "%.*s\n      ", (int)(nl - c), c);
+				c = nl + 1;
+			}
+			fprintf(r->f, "%s\n", c);
+		}
 		break;
 	case RB_EV_STEP_OUTPUT:
 		fprintf(r->f, "    %s %s\n", ev->stream == 2 ? "!" : "|",

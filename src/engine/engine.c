@@ -842,8 +842,9 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 		if (params->v[i].param->secret && params->v[i].value != NULL)
 			rb_strvec_push(&e.secrets, params->v[i].value);
 	snprintf(out->run_id, sizeof(out->run_id), "%s", e.run_id);
+	/* The window gates the start of a run, not its continuation. */
 	if (rb->window.present && !opts->force_window &&
-	    opts->dry_run == RB_DRY_NONE) {
+	    opts->dry_run == RB_DRY_NONE && opts->resume == NULL) {
 		bool inside;
 		time_t next;
 		char when[64];
@@ -889,7 +890,7 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 		if (!t->restored)
 			continue;
 		engine_emit(&e, RB_EV_STEP_SKIPPED, t);
-		if (t->status == RB_ST_FAILED)
+		if (t->status == RB_ST_FAILED && !t->step->continue_on_error)
 			e.failing = true;
 	}
 	if (e.rolling_back)

@@ -175,6 +175,12 @@ engine_restore(struct engine *e)
 		    strcmp(a->status, "failed") == 0) {
 			/* A rejected gate stays rejected. */
 			restore(t, a, RB_ST_FAILED);
+		} else if (t->step->continue_on_error &&
+		    (strcmp(a->status, "failed") == 0 ||
+		    strcmp(a->status, "timed_out") == 0)) {
+			/* Recorded, and the run went on: keep it so. */
+			restore(t, a, strcmp(a->status, "failed") == 0 ?
+			    RB_ST_FAILED : RB_ST_TIMED_OUT);
 		}
 	}
 	return 0;

@@ -675,8 +675,15 @@ task_start_attempt(struct task *t)
 		if (!engine_begin_attempt(t))
 			return;
 		t->status = RB_ST_PAUSED;
-		task_set_reason(t, "waiting for a person: %s",
-		    rb_tmpl_source(s->command));
+		{
+			struct rb_buf msg = RB_BUF_INIT;
+
+			if (rb_render_text(&msg, s->command, t->scope, true,
+			    NULL) != 0)
+				rb_buf_adds(&msg, rb_tmpl_source(s->command));
+			task_set_reason(t, "waiting for a person: %s", msg.buf);
+			rb_buf_release(&msg);
+		}
 		e->paused = true;
 		engine_attempt_done(t, false);
 		return;

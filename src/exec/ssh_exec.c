@@ -96,7 +96,7 @@ valid_name(const char *name, size_t len)
 		char c = name[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_'))
+			(c >= '0' && c <= '9') || c == '_'))
 			return false;
 	}
 	return true;
@@ -140,13 +140,13 @@ rb_ssh_script(struct rb_buf *out, const char *command,
 	}
 	if (workdir != NULL) {
 		/* "~/x" is the user's home on the host, as in a login. */
-		bool tilde = strncmp(workdir, "~/", 2) == 0 ||
-		    strcmp(workdir, "~") == 0;
+		bool tilde =
+		    strncmp(workdir, "~/", 2) == 0 || strcmp(workdir, "~") == 0;
 		const char *rest = tilde ? workdir + 1 : workdir;
 
 		if (rb_buf_adds(out, tilde ? "cd \"$HOME\"" : "cd ") != 0 ||
 		    (*rest != '\0' &&
-		    rb_buf_add_shquoted(out, rest, strlen(rest)) != 0) ||
+			rb_buf_add_shquoted(out, rest, strlen(rest)) != 0) ||
 		    rb_buf_adds(out, " || exit 1\n") != 0)
 			goto fail;
 	}
@@ -161,12 +161,13 @@ rb_ssh_script(struct rb_buf *out, const char *command,
 	 * $$, exit status), without another fork and exec.
 	 */
 	if (rb_buf_addf(out,
-	    "{ exec 3<&0 </dev/null\n"
-	    "{ trap '' TERM; while read -r rb_l <&3; do :; done\n"
-	    "if kill -0 $$; then kill -s TERM 0; sleep %lld; fi\n"
-	    "kill -s KILL 0; } >/dev/null 2>&1 &\n"
-	    "exec 3<&-\n"
-	    "eval ", grace_s) != 0 ||
+		"{ exec 3<&0 </dev/null\n"
+		"{ trap '' TERM; while read -r rb_l <&3; do :; done\n"
+		"if kill -0 $$; then kill -s TERM 0; sleep %lld; fi\n"
+		"kill -s KILL 0; } >/dev/null 2>&1 &\n"
+		"exec 3<&-\n"
+		"eval ",
+		grace_s) != 0 ||
 	    rb_buf_add_shquoted(out, command, strlen(command)) != 0 ||
 	    rb_buf_adds(out, "\nexit\n}\n") != 0)
 		goto fail;
@@ -181,8 +182,8 @@ fail:
 /* Keep the first head_max bytes in head and the last tail_max in the ring
  * (proc.c's rules, so both transports capture alike). */
 static void
-capture_add(struct rb_ssh_exec *x, struct exec_stream *s, const char *p,
-    size_t n)
+capture_add(
+    struct rb_ssh_exec *x, struct exec_stream *s, const char *p, size_t n)
 {
 	struct rb_capture *c = s->cap;
 	size_t tail_max = x->tail_max, first;
@@ -218,8 +219,8 @@ capture_add(struct rb_ssh_exec *x, struct exec_stream *s, const char *p,
 
 /* Split output into lines for on_line; no buffered line exceeds LINE_MAX. */
 static void
-lines_feed(struct rb_ssh_exec *x, struct exec_stream *s, const char *p,
-    size_t n)
+lines_feed(
+    struct rb_ssh_exec *x, struct exec_stream *s, const char *p, size_t n)
 {
 	while (n > 0) {
 		const char *nl = memchr(p, '\n', n);
@@ -229,8 +230,8 @@ lines_feed(struct rb_ssh_exec *x, struct exec_stream *s, const char *p,
 		if (len >= room) {
 			/* Too long for one line: pass a full piece on. */
 			(void)rb_buf_add(&s->line, p, room);
-			x->on_line(x, s->which, s->line.buf, s->line.len,
-			    x->payload);
+			x->on_line(
+			    x, s->which, s->line.buf, s->line.len, x->payload);
 			rb_buf_reset(&s->line);
 			p += room;
 			n -= room;
@@ -244,8 +245,8 @@ lines_feed(struct rb_ssh_exec *x, struct exec_stream *s, const char *p,
 			x->on_line(x, s->which, p, len, x->payload);
 		} else {
 			(void)rb_buf_add(&s->line, p, len);
-			x->on_line(x, s->which, s->line.buf, s->line.len,
-			    x->payload);
+			x->on_line(
+			    x, s->which, s->line.buf, s->line.len, x->payload);
 			rb_buf_reset(&s->line);
 		}
 		p += len + 1;
@@ -318,27 +319,32 @@ stop_result(struct rb_ssh_exec *x)
 		if (res->timed_out)
 			rb_error_set(&res->error, RB_ETIMEOUT,
 			    "timed out after %s connecting to '%s' (%s port "
-			    "%d)", d, h->name, h->address, h->port);
+			    "%d)",
+			    d, h->name, h->address, h->port);
 		else
 			rb_error_set(&res->error, RB_EINTR,
 			    "command for '%s' was cancelled while connecting",
 			    h->name);
 		if (res->timed_out)
-			rb_error_hint(&res->error, "check that the host is up "
+			rb_error_hint(&res->error,
+			    "check that the host is up "
 			    "and reachable, or raise the step's timeout");
 		return;
 	}
 	if (res->timed_out)
 		rb_error_set(&res->error, RB_ETIMEOUT,
 		    "command on '%s' timed out after %s%s", h->name, d,
-		    !res->started ? " before it started" : x->kill_expired ?
-		    "; the host did not confirm that it stopped, it may "
-		    "still be running" : "");
+		    !res->started ? " before it started"
+			: x->kill_expired
+			? "; the host did not confirm that it stopped, it may "
+			  "still be running"
+			: "");
 	else
 		rb_error_set(&res->error, RB_EINTR,
 		    "command on '%s' was cancelled%s", h->name,
 		    x->kill_expired ? "; the host did not confirm that it "
-		    "stopped, it may still be running" : "");
+				      "stopped, it may still be running"
+				    : "");
 }
 
 void
@@ -352,6 +358,9 @@ exec_finish(struct rb_ssh_exec *x)
 		h->opening = NULL;
 	if (h->out_owner == x)
 		h->out_owner = NULL;
+	/* DONE before any callback: cancelling x from its own last on_line
+	 * is then a no-op and arms no timer. */
+	x->state = XS_DONE;
 	if (x->timeout_timer != 0)
 		rb_evloop_cancel_timer(pool->loop, x->timeout_timer);
 	if (x->kill_timer != 0)
@@ -362,11 +371,10 @@ exec_finish(struct rb_ssh_exec *x)
 	stop_result(x);
 	rb_buf_release_secret(&x->script);
 	x->result.end_ms = rb_now_ms();
-	x->state = XS_DONE;
 	exec_list_push(&pool->done, x);
 	if (pool->done_timer == 0)
-		pool->done_timer = rb_evloop_add_timer(pool->loop, 0,
-		    deliver_done, pool);
+		pool->done_timer =
+		    rb_evloop_add_timer(pool->loop, 0, deliver_done, pool);
 }
 
 void
@@ -440,8 +448,9 @@ exec_stop(struct rb_ssh_exec *x, enum exec_stop why)
 		exec_finish(x);
 		return;
 	}
-	x->kill_timer = rb_evloop_add_timer(pool->loop, rb_now_ms() +
-	    pool->opts.kill_grace_ms + STOP_CONFIRM_MS, kill_expired, x);
+	x->kill_timer = rb_evloop_add_timer(pool->loop,
+	    rb_now_ms() + pool->opts.kill_grace_ms + STOP_CONFIRM_MS,
+	    kill_expired, x);
 	host_kick(x->host);
 }
 
@@ -473,16 +482,35 @@ signal_number(const char *name)
 		const char *name;
 		int num;
 	} sigs[] = {
-		{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
-		{ "ILL", SIGILL }, { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
-		{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL },
-		{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
-		{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
-		{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-		{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
-		{ "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
-		{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },
-		{ "WINCH", SIGWINCH }, { "IO", SIGIO }, { "PWR", SIGPWR },
+		{ "HUP", SIGHUP },
+		{ "INT", SIGINT },
+		{ "QUIT", SIGQUIT },
+		{ "ILL", SIGILL },
+		{ "TRAP", SIGTRAP },
+		{ "ABRT", SIGABRT },
+		{ "BUS", SIGBUS },
+		{ "FPE", SIGFPE },
+		{ "KILL", SIGKILL },
+		{ "USR1", SIGUSR1 },
+		{ "SEGV", SIGSEGV },
+		{ "USR2", SIGUSR2 },
+		{ "PIPE", SIGPIPE },
+		{ "ALRM", SIGALRM },
+		{ "TERM", SIGTERM },
+		{ "CHLD", SIGCHLD },
+		{ "CONT", SIGCONT },
+		{ "STOP", SIGSTOP },
+		{ "TSTP", SIGTSTP },
+		{ "TTIN", SIGTTIN },
+		{ "TTOU", SIGTTOU },
+		{ "URG", SIGURG },
+		{ "XCPU", SIGXCPU },
+		{ "XFSZ", SIGXFSZ },
+		{ "VTALRM", SIGVTALRM },
+		{ "PROF", SIGPROF },
+		{ "WINCH", SIGWINCH },
+		{ "IO", SIGIO },
+		{ "PWR", SIGPWR },
 		{ "SYS", SIGSYS },
 	};
 	size_t i;
@@ -503,8 +531,9 @@ collect_status(struct rb_ssh_exec *x)
 	char *sig = NULL;
 	size_t siglen = 0;
 
-	if (libssh2_channel_get_exit_signal(x->ch, &sig, &siglen, NULL, NULL,
-	    NULL, NULL) == 0 && sig != NULL) {
+	if (libssh2_channel_get_exit_signal(
+		x->ch, &sig, &siglen, NULL, NULL, NULL, NULL) == 0 &&
+	    sig != NULL) {
 		int n = signal_number(sig);
 
 		res->signal = n;
@@ -580,19 +609,19 @@ read_output(struct rb_ssh_exec *x, bool *moved, bool *eof)
 		again = false;
 		ended = 0;
 		for (i = 0; i < 2; i++) {
-			ssize_t n = libssh2_channel_read_ex(x->ch, ids[i], buf,
-			    sizeof(buf));
+			ssize_t n = libssh2_channel_read_ex(
+			    x->ch, ids[i], buf, sizeof(buf));
 
 			if (n > 0) {
 				unblocked(x);
 				capture_add(x, streams[i], buf, (size_t)n);
 				if (x->on_line != NULL)
-					lines_feed(x, streams[i], buf,
-					    (size_t)n);
+					lines_feed(
+					    x, streams[i], buf, (size_t)n);
 				*moved = true;
 				again = true;
-				budget = (size_t)n > budget ? 0 :
-				    budget - (size_t)n;
+				budget =
+				    (size_t)n > budget ? 0 : budget - (size_t)n;
 			} else if (n == 0) {
 				unblocked(x);
 				ended++;
@@ -634,11 +663,12 @@ exec_step(struct rb_ssh_exec *x)
 				h->opening = NULL;
 				unblocked(x);
 				if (ssh_error_is_fatal(rc))
-					return fatal(x, rc, "opening a channel");
+					return fatal(
+					    x, rc, "opening a channel");
 				if (h->active.nr > 1) {
 					/* MaxSessions: wait for a free one. */
-					h->max_channels = (unsigned)h->active.nr
-					    - 1;
+					h->max_channels =
+					    (unsigned)h->active.nr - 1;
 					exec_list_remove(x);
 					x->state = XS_QUEUED;
 					exec_list_push_front(&h->queue, x);
@@ -646,9 +676,10 @@ exec_step(struct rb_ssh_exec *x)
 				}
 				rb_error_set(&x->result.error, RB_ERROR,
 				    "host '%s' refused to open a session "
-				    "channel: %s", h->name,
-				    ssh_last_error(s, NULL));
-				rb_error_hint(&x->result.error, "check "
+				    "channel: %s",
+				    h->name, ssh_last_error(s, NULL));
+				rb_error_hint(&x->result.error,
+				    "check "
 				    "MaxSessions and ForceCommand in the "
 				    "host's sshd_config");
 				x->result.host_error = true;
@@ -674,9 +705,11 @@ exec_step(struct rb_ssh_exec *x)
 				    "host '%s' refused to run '%s': %s",
 				    h->name, REMOTE_SHELL,
 				    ssh_last_error(s, NULL));
-				rb_error_hint(&x->result.error, "check "
+				rb_error_hint(&x->result.error,
+				    "check "
 				    "ForceCommand and the login shell of '%s' "
-				    "on the host", h->user);
+				    "on the host",
+				    h->user);
 				x->result.host_error = true;
 				x->state = XS_FREE;
 				res = STEP_PROGRESS;
@@ -702,6 +735,11 @@ exec_step(struct rb_ssh_exec *x)
 				if (r == STEP_WAIT)
 					return res;
 			}
+			/* Stopped: the rest need not go out (unless a packet of
+			 * it is half sent). A cut script never runs its brace
+			 * group; the shell just ends at the EOF. */
+			if (x->stop != STOP_NONE && x->blocked_op != OP_WRITE)
+				x->script_off = x->script.len;
 			if (x->script_off < x->script.len) {
 				n = libssh2_channel_write_ex(x->ch, 0,
 				    x->script.buf + x->script_off,
@@ -709,9 +747,11 @@ exec_step(struct rb_ssh_exec *x)
 				if (n == LIBSSH2_ERROR_EAGAIN)
 					return would_block(x, OP_WRITE, res);
 				unblocked(x);
+				if (n == 0)
+					return res; /* no window: wait for it */
 				if (n < 0 && ssh_error_is_fatal((int)n))
-					return fatal(x, (int)n,
-					    "sending the command");
+					return fatal(
+					    x, (int)n, "sending the command");
 				if (n > 0) {
 					x->script_off += (size_t)n;
 					res = STEP_PROGRESS;
@@ -765,7 +805,8 @@ exec_step(struct rb_ssh_exec *x)
 				return would_block(x, OP_NONE, res);
 			unblocked(x);
 			if (rc != 0 && ssh_error_is_fatal(rc))
-				return fatal(x, rc, "waiting for the exit "
+				return fatal(x, rc,
+				    "waiting for the exit "
 				    "status");
 			collect_status(x);
 			x->state = XS_FREE;
@@ -811,8 +852,8 @@ rb_ssh_exec_start(struct rb_ssh_exec **out, struct rb_ssh_pool *pool,
 	if (pool == NULL || host == NULL || cmd == NULL)
 		return rb_error_set(err, RB_EINVAL, "no pool, host or command");
 	if (cmd->command == NULL || cmd->on_done == NULL)
-		return rb_error_set(err, RB_EINVAL,
-		    "a command needs its text and on_done");
+		return rb_error_set(
+		    err, RB_EINVAL, "a command needs its text and on_done");
 	if (host->name == NULL || host->name[0] == '\0')
 		return rb_error_set(err, RB_EINVAL, "host without a name");
 	if (host->port < 0 || host->port > 65535)
@@ -821,8 +862,8 @@ rb_ssh_exec_start(struct rb_ssh_exec **out, struct rb_ssh_pool *pool,
 	x = xcalloc(1, sizeof(*x));
 	x->pool = pool;
 	rb_buf_init(&x->script, 0);
-	if ((r = rb_ssh_script(&x->script, cmd->command, cmd->env,
-	    cmd->workdir, pool->opts.kill_grace_ms, err)) != 0) {
+	if ((r = rb_ssh_script(&x->script, cmd->command, cmd->env, cmd->workdir,
+		 pool->opts.kill_grace_ms, err)) != 0) {
 		rb_buf_release_secret(&x->script);
 		free(x);
 		return r;

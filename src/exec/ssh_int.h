@@ -36,34 +36,30 @@ struct resolve;
 
 /* Where a host's session is. */
 enum host_state {
-	HS_IDLE,	/* no session; the next queued command opens one */
-	HS_RESOLVE,	/* getaddrinfo_a() running */
-	HS_CONNECT,	/* non-blocking connect() */
-	HS_HANDSHAKE,	/* libssh2_session_handshake() */
-	HS_AUTH,	/* host key checked; authenticating */
-	HS_READY,	/* channels may be opened */
-	HS_FAILED	/* refused for good (host key, auth): fail commands */
+	HS_IDLE,      /* no session; the next queued command opens one */
+	HS_RESOLVE,   /* getaddrinfo_a() running */
+	HS_CONNECT,   /* non-blocking connect() */
+	HS_HANDSHAKE, /* libssh2_session_handshake() */
+	HS_AUTH,      /* host key checked; authenticating */
+	HS_READY,     /* channels may be opened */
+	HS_FAILED     /* refused for good (host key, auth): fail commands */
 };
 
 /* Where a command is. */
 enum exec_state {
-	XS_QUEUED,	/* on host->queue, waiting for the session / a slot */
-	XS_OPEN,	/* opening its channel (it is host->opening) */
-	XS_EXEC,	/* "exec /bin/sh -s" sent, waiting for the reply */
-	XS_WRITE,	/* writing the script on stdin */
-	XS_RUN,		/* reading output until the remote EOF */
-	XS_EOF,		/* sending EOF on stdin: stop the command */
-	XS_CLOSE,	/* waiting for the remote close (exit status) */
-	XS_FREE,	/* libssh2_channel_free() */
-	XS_DONE		/* on pool->done, waiting for on_done */
+	XS_QUEUED, /* on host->queue, waiting for the session / a slot */
+	XS_OPEN,   /* opening its channel (it is host->opening) */
+	XS_EXEC,   /* "exec /bin/sh -s" sent, waiting for the reply */
+	XS_WRITE,  /* writing the script on stdin */
+	XS_RUN,	   /* reading output until the remote EOF */
+	XS_EOF,	   /* sending EOF on stdin: stop the command */
+	XS_CLOSE,  /* waiting for the remote close (exit status) */
+	XS_FREE,   /* libssh2_channel_free() */
+	XS_DONE	   /* on pool->done, waiting for on_done */
 };
 
 /* Why a command is being stopped. */
-enum exec_stop {
-	STOP_NONE,
-	STOP_TIMEOUT,
-	STOP_CANCEL
-};
+enum exec_stop { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL };
 
 /* A doubly linked list of commands (a queue, active set or done list). */
 struct exec_list {
@@ -74,10 +70,10 @@ struct exec_list {
 /* One captured stream: the rb_capture plus its tail ring and line. */
 struct exec_stream {
 	struct rb_capture *cap;
-	int which;		/* RB_PROC_STDOUT or RB_PROC_STDERR */
-	char *ring;		/* tail_max bytes, allocated on overflow */
+	int which;  /* RB_PROC_STDOUT or RB_PROC_STDERR */
+	char *ring; /* tail_max bytes, allocated on overflow */
 	size_t ring_pos, ring_len;
-	struct rb_buf line;	/* partial line for on_line */
+	struct rb_buf line; /* partial line for on_line */
 };
 
 /* One inventory host: its connection settings and its session. */
@@ -85,25 +81,25 @@ struct ssh_host {
 	struct rb_ssh_pool *pool;
 	char *name, *address, *user;
 	int port;
-	char *identity;		/* expanded path, or NULL for the defaults */
-	char *known_hosts;	/* expanded path */
-	char *hostport;		/* "address" or "[address]:port" */
+	char *identity;	   /* expanded path, or NULL for the defaults */
+	char *known_hosts; /* expanded path */
+	char *hostport;	   /* "address" or "[address]:port" */
 
 	enum host_state state;
-	struct rb_error error;	/* why the last attempt failed */
-	int fd;			/* socket, -1 when none */
-	int fd_mask;		/* registered with the loop, 0 = not */
-	struct resolve *rs;	/* lookup in flight, or NULL */
-	struct addrinfo *ai;	/* addresses to try */
+	struct rb_error error; /* why the last attempt failed */
+	int fd;		       /* socket, -1 when none */
+	int fd_mask;	       /* registered with the loop, 0 = not */
+	struct resolve *rs;    /* lookup in flight, or NULL */
+	struct addrinfo *ai;   /* addresses to try */
 	struct addrinfo *ai_cur;
-	bool ai_numeric;	/* ai from getaddrinfo(NUMERICHOST) */
-	int connect_errno;	/* the last connect() failure */
+	bool ai_numeric;   /* ai from getaddrinfo(NUMERICHOST) */
+	int connect_errno; /* the last connect() failure */
 	LIBSSH2_SESSION *session;
-	uint64_t phase_timer;	/* connect or auth deadline */
-	uint64_t kick_timer;	/* deferred pump */
+	uint64_t phase_timer; /* connect or auth deadline */
+	uint64_t kick_timer;  /* deferred pump */
 	uint64_t keepalive_timer;
 	uint64_t resolve_timer;
-	int64_t resolve_wait;	/* current poll interval */
+	int64_t resolve_wait; /* current poll interval */
 
 	/* authentication progress */
 	int auth_step;
@@ -113,31 +109,31 @@ struct ssh_host {
 	size_t ident_next;
 	const char *ident_cur;
 	struct rb_buf auth_tried; /* "agent key ssh-rsa, /x/id (not found)" */
-	bool auth_rsa;		/* an RSA key was offered and failed */
+	bool auth_rsa;		  /* an RSA key was offered and failed */
 
 	/* commands */
-	struct exec_list queue;	/* XS_QUEUED */
+	struct exec_list queue;	 /* XS_QUEUED */
 	struct exec_list active; /* XS_OPEN ... XS_FREE */
 	unsigned max_channels;
 	struct rb_ssh_exec *opening;
 	struct rb_ssh_exec *out_owner;
-	uint64_t received;	/* bytes read from the socket, ever */
+	uint64_t received; /* bytes read from the socket, ever */
 	bool pumping;
 };
 
 struct rb_ssh_pool {
 	struct rb_evloop *loop;
-	struct rb_ssh_opts opts;	/* strings below are the copies */
+	struct rb_ssh_opts opts; /* strings below are the copies */
 	char *home;
 	char *agent_socket;
 	struct ssh_host **hosts;
 	size_t nhosts, hosts_alloc;
-	LIBSSH2_SESSION *kh_session;	/* owns the known_hosts collections */
+	LIBSSH2_SESSION *kh_session; /* owns the known_hosts collections */
 	struct kh_file **kh;
 	size_t nkh, kh_alloc;
-	struct exec_list done;		/* XS_DONE, waiting for on_done */
+	struct exec_list done; /* XS_DONE, waiting for on_done */
 	uint64_t done_timer;
-	size_t pending;			/* started, on_done not yet returned */
+	size_t pending; /* started, on_done not yet returned */
 	struct rb_ssh_stats stats;
 };
 
@@ -149,12 +145,12 @@ struct rb_ssh_exec {
 	enum exec_state state;
 	enum exec_stop stop;
 	LIBSSH2_CHANNEL *ch;
-	struct rb_buf script;		/* stdin; may hold secrets */
+	struct rb_buf script; /* stdin; may hold secrets */
 	size_t script_off;
-	int blocked_op;			/* OP_* owning host->out_owner */
-	bool eof_sent;			/* stdin closed: the watcher stops it */
-	bool requeued;			/* retried once after a lost session */
-	bool kill_expired;		/* the host did not confirm the stop */
+	int blocked_op;	   /* OP_* owning host->out_owner */
+	bool eof_sent;	   /* stdin closed: the watcher stops it */
+	bool requeued;	   /* retried once after a lost session */
+	bool kill_expired; /* the host did not confirm the stop */
 	uint64_t timeout_timer;
 	uint64_t kill_timer;
 	int64_t timeout_ms;
@@ -168,10 +164,10 @@ struct rb_ssh_exec {
 
 /* What one step of a command's state machine achieved. */
 enum step_result {
-	STEP_WAIT,	/* libssh2 would block */
-	STEP_PROGRESS,	/* something moved: step again */
-	STEP_DONE,	/* the command ended (it is off host->active) */
-	STEP_FATAL	/* the session is broken (message in host->error) */
+	STEP_WAIT,     /* libssh2 would block */
+	STEP_PROGRESS, /* something moved: step again */
+	STEP_DONE,     /* the command ended (it is off host->active) */
+	STEP_FATAL     /* the session is broken (message in host->error) */
 };
 
 /* ---- exec_list helpers (ssh_exec.c) */
@@ -185,16 +181,16 @@ enum step_result exec_step(struct rb_ssh_exec *x);
 /* End x with its result as it stands: off its list, onto pool->done. */
 void exec_finish(struct rb_ssh_exec *x);
 /* End a command that never got a channel with host's error. */
-void exec_fail_host(struct rb_ssh_exec *x, const struct rb_error *e,
-    bool started);
+void exec_fail_host(
+    struct rb_ssh_exec *x, const struct rb_error *e, bool started);
 /* Free x and everything it owns (its channel must be gone). */
 void exec_free(struct rb_ssh_exec *x);
 
 /* ---- ssh_pool.c: sessions */
 /* The pool's session for host->name, created (and copied) on first use;
  * NULL with RB_EINVAL in err when host has no usable address. */
-struct ssh_host *ssh_host_get(struct rb_ssh_pool *pool,
-    const struct rb_host *host, struct rb_error *err);
+struct ssh_host *ssh_host_get(
+    struct rb_ssh_pool *pool, const struct rb_host *host, struct rb_error *err);
 /* Run host's state machine now (not re-entrant: nested calls return). */
 void host_pump(struct ssh_host *h);
 /* Run host's state machine on the next loop round. */

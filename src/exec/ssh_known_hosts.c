@@ -32,10 +32,10 @@
 
 /* The host key types libssh2 1.10 can verify, in our order of preference. */
 static const struct keytype {
-	int hostkey;		/* LIBSSH2_HOSTKEY_TYPE_* */
-	int mask;		/* LIBSSH2_KNOWNHOST_KEY_* */
-	const char *name;	/* the algorithm / known_hosts type name */
-	const char *scan;	/* ssh-keyscan -t and key file name part */
+	int hostkey;	  /* LIBSSH2_HOSTKEY_TYPE_* */
+	int mask;	  /* LIBSSH2_KNOWNHOST_KEY_* */
+	const char *name; /* the algorithm / known_hosts type name */
+	const char *scan; /* ssh-keyscan -t and key file name part */
 } keytypes[] = {
 	{ LIBSSH2_HOSTKEY_TYPE_ED25519, LIBSSH2_KNOWNHOST_KEY_ED25519,
 	    "ssh-ed25519", "ed25519" },
@@ -70,7 +70,7 @@ struct kh_file {
 	struct libssh2_knownhost *last; /* the newest entry, for _get() */
 	struct kh_revoked *rev;
 	size_t nrev, rev_alloc;
-	int nlines;		/* lines in the file, appended ones included */
+	int nlines; /* lines in the file, appended ones included */
 	bool exists;
 	struct rb_error load_err; /* code != 0: the file cannot be used */
 };
@@ -183,8 +183,8 @@ readline(struct kh_file *kf, const char *p, size_t len)
 	memcpy(copy, p, len);
 	copy[len] = '\n';
 	copy[len + 1] = '\0';
-	r = libssh2_knownhost_readline(kf->kh, copy, len + 1,
-	    LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+	r = libssh2_knownhost_readline(
+	    kf->kh, copy, len + 1, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
 	free(copy);
 	return r;
 }
@@ -295,8 +295,9 @@ static bool
 type_known(struct kh_file *kf, const char *name, const struct keytype *kt)
 {
 	return libssh2_knownhost_check(kf->kh, name, "x", 1,
-	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-	    kt->mask, NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH;
+		   LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+		       kt->mask,
+		   NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH;
 }
 
 char *
@@ -311,30 +312,30 @@ ssh_hostkey_prefs(struct ssh_host *h)
 	 * a server with several host keys shows the one we can check. */
 	for (i = 0; kf->kh != NULL && i < RB_ARRAY_SIZE(keytypes); i++) {
 		if (type_known(kf, h->hostport, &keytypes[i])) {
-			rb_buf_addf(&b, "%s%s", b.len ? "," : "",
-			    keytypes[i].name);
+			rb_buf_addf(
+			    &b, "%s%s", b.len ? "," : "", keytypes[i].name);
 			taken[i] = true;
 		}
 	}
 	for (i = 0; i < RB_ARRAY_SIZE(keytypes); i++)
 		if (!taken[i])
-			rb_buf_addf(&b, "%s%s", b.len ? "," : "",
-			    keytypes[i].name);
+			rb_buf_addf(
+			    &b, "%s%s", b.len ? "," : "", keytypes[i].name);
 	return rb_buf_detach(&b, NULL);
 }
 
 /* Append one line to kf's file, creating it (and its directory) 0600. */
 static int
-kh_append(struct kh_file *kf, const char *text, size_t len,
-    struct rb_error *err)
+kh_append(
+    struct kh_file *kf, const char *text, size_t len, struct rb_error *err)
 {
 	struct stat st;
 	char last = '\n';
 	int fd, r = RB_ERROR;
 	size_t off = 0;
 
-	fd = open(kf->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOCTTY, 0600);
+	fd = open(kf->path,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0 && errno == ENOENT) {
 		char *dir = xstrdup(kf->path), *slash = strrchr(dir, '/');
 
@@ -343,8 +344,8 @@ kh_append(struct kh_file *kf, const char *text, size_t len,
 			(void)mkdir(dir, 0700);
 		}
 		free(dir);
-		fd = open(kf->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		    O_NOCTTY, 0600);
+		fd = open(kf->path,
+		    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
 	}
 	if (fd < 0)
 		goto fail;
@@ -369,8 +370,9 @@ kh_append(struct kh_file *kf, const char *text, size_t len,
 	r = 0;
 	goto out;
 fail:
-	r = rb_error_set(err, RB_ERROR, "cannot write known_hosts file '%s': %s",
-	    kf->path, strerror(errno));
+	r = rb_error_set(err, RB_ERROR,
+	    "cannot write known_hosts file '%s': %s", kf->path,
+	    strerror(errno));
 out:
 	if (fd >= 0)
 		close(fd);
@@ -387,11 +389,13 @@ kh_add(struct kh_file *kf, struct ssh_host *h, const char *key, size_t keylen,
 	size_t len = 0;
 	int r;
 
-	if (libssh2_knownhost_addc(kf->kh, h->hostport, NULL, key, keylen,
-	    NULL, 0, LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-	    LIBSSH2_KNOWNHOST_KEYENC_RAW | kt->mask, &e) != 0 ||
+	if (libssh2_knownhost_addc(kf->kh, h->hostport, NULL, key, keylen, NULL,
+		0,
+		LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+		    kt->mask,
+		&e) != 0 ||
 	    libssh2_knownhost_writeline(kf->kh, e, text, sizeof(text), &len,
-	    LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0)
+		LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0)
 		return rb_error_set(err, RB_ERROR,
 		    "cannot record the host key of '%s': %s", h->name,
 		    ssh_last_error(h->pool->kh_session, NULL));
@@ -427,11 +431,11 @@ other_types(char *out, size_t outsz, struct kh_file *kf, const char *name,
 
 /* The ssh-keygen -R command that removes h's entries from kf. */
 static void
-remove_cmd(char *out, size_t outsz, const struct ssh_host *h,
-    const struct kh_file *kf)
+remove_cmd(
+    char *out, size_t outsz, const struct ssh_host *h, const struct kh_file *kf)
 {
-	snprintf(out, outsz, "ssh-keygen -R '%s' -f '%s'", h->hostport,
-	    kf->path);
+	snprintf(
+	    out, outsz, "ssh-keygen -R '%s' -f '%s'", h->hostport, kf->path);
 }
 
 int
@@ -463,7 +467,8 @@ ssh_hostkey_verify(struct ssh_host *h)
 		info.status = RB_SSH_HOSTKEY_ERROR;
 		r = rb_error_set(e, RB_EREFUSED,
 		    "cannot check the host key of '%s' (%s): unsupported key "
-		    "type %d", h->name, h->hostport, type);
+		    "type %d",
+		    h->name, h->hostport, type);
 		rb_error_hint(e, "give the host an ed25519 or ECDSA host key");
 		goto out;
 	}
@@ -472,7 +477,8 @@ ssh_hostkey_verify(struct ssh_host *h)
 		info.status = RB_SSH_HOSTKEY_ERROR;
 		r = rb_error_set(e, RB_EREFUSED, "host '%s' refused: %s",
 		    h->name, kf->load_err.msg);
-		rb_error_hint(e, "make the file readable, or set 'known_hosts' "
+		rb_error_hint(e,
+		    "make the file readable, or set 'known_hosts' "
 		    "for the host in the inventory");
 		goto out;
 	}
@@ -486,9 +492,10 @@ ssh_hostkey_verify(struct ssh_host *h)
 		info.line = kf->rev[i].line;
 		r = rb_error_set(e, RB_EREFUSED,
 		    "host key of '%s' (%s) is revoked: %s %s is marked "
-		    "@revoked in '%s' line %d", h->name, h->hostport,
-		    kt->name, fp, kf->path, info.line);
-		rb_error_hint(e, "the host presents a key that was "
+		    "@revoked in '%s' line %d",
+		    h->name, h->hostport, kt->name, fp, kf->path, info.line);
+		rb_error_hint(e,
+		    "the host presents a key that was "
 		    "withdrawn; do not connect until its administrator has "
 		    "installed a new one");
 		goto out;
@@ -496,7 +503,8 @@ ssh_hostkey_verify(struct ssh_host *h)
 
 	rc = libssh2_knownhost_check(kf->kh, h->hostport, key, keylen,
 	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-	    kt->mask, &found);
+		kt->mask,
+	    &found);
 	switch (rc) {
 	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
 		info.status = RB_SSH_HOSTKEY_KNOWN;
@@ -510,11 +518,13 @@ ssh_hostkey_verify(struct ssh_host *h)
 		    "remote host identification has changed for '%s' (%s): "
 		    "it offered %s %s, but '%s' line %d has another key",
 		    h->name, h->hostport, kt->name, fp, kf->path, info.line);
-		rb_error_hint(e, "someone may be intercepting the connection "
+		rb_error_hint(e,
+		    "someone may be intercepting the connection "
 		    "(man-in-the-middle), or the host was reinstalled; verify "
 		    "the new key with its administrator, then remove the old "
 		    "one with: %s (--accept-new-host-keys never replaces a "
-		    "key)", rm);
+		    "key)",
+		    rm);
 		break;
 	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
 		other_types(others, sizeof(others), kf, h->hostport, kt);
@@ -523,23 +533,28 @@ ssh_hostkey_verify(struct ssh_host *h)
 			r = rb_error_set(e, RB_EREFUSED,
 			    "remote host identification has changed for '%s' "
 			    "(%s): it offered %s %s, but '%s' knows only "
-			    "%s keys for it", h->name, h->hostport, kt->name,
-			    fp, kf->path, others);
-			rb_error_hint(e, "the host no longer offers the key "
+			    "%s keys for it",
+			    h->name, h->hostport, kt->name, fp, kf->path,
+			    others);
+			rb_error_hint(e,
+			    "the host no longer offers the key "
 			    "type on record; verify the new key with its "
 			    "administrator, then remove the old entries with: "
-			    "%s", rm);
+			    "%s",
+			    rm);
 			break;
 		}
 		if (pool->opts.accept_new_host_keys) {
-			if (kh_add(kf, h, key, keylen, kt, &info.line, e) == 0) {
+			if (kh_add(kf, h, key, keylen, kt, &info.line, e) ==
+			    0) {
 				info.status = RB_SSH_HOSTKEY_ADDED;
 				r = 0;
 			} else {
 				info.status = RB_SSH_HOSTKEY_ERROR;
 				r = RB_EREFUSED;
 				e->code = RB_EREFUSED;
-				rb_error_hint(e, "fix the file's permissions, or "
+				rb_error_hint(e,
+				    "fix the file's permissions, or "
 				    "set 'known_hosts' for the host in the "
 				    "inventory");
 			}
@@ -551,14 +566,16 @@ ssh_hostkey_verify(struct ssh_host *h)
 		    h->name, h->hostport, kt->name, fp, kf->path,
 		    kf->exists ? "" : " (no such file)");
 		if (h->port == 22)
-			rb_error_hint(e, "check this fingerprint with the "
+			rb_error_hint(e,
+			    "check this fingerprint with the "
 			    "host's administrator (ssh-keygen -lf "
 			    "/etc/ssh/ssh_host_%s_key.pub on the host), then "
 			    "run again with --accept-new-host-keys, or add it "
-			    "with: ssh-keyscan -t %s '%s' >> '%s'", kt->scan,
-			    kt->scan, h->address, kf->path);
+			    "with: ssh-keyscan -t %s '%s' >> '%s'",
+			    kt->scan, kt->scan, h->address, kf->path);
 		else
-			rb_error_hint(e, "check this fingerprint with the "
+			rb_error_hint(e,
+			    "check this fingerprint with the "
 			    "host's administrator (ssh-keygen -lf "
 			    "/etc/ssh/ssh_host_%s_key.pub on the host), then "
 			    "run again with --accept-new-host-keys, or add it "
@@ -579,9 +596,10 @@ out:
 		char reason[1200];
 
 		if (info.status == RB_SSH_HOSTKEY_ADDED)
-			snprintf(reason, sizeof(reason), "added to '%s' line "
-			    "%d (accept new host keys)", h->known_hosts,
-			    info.line);
+			snprintf(reason, sizeof(reason),
+			    "added to '%s' line "
+			    "%d (accept new host keys)",
+			    h->known_hosts, info.line);
 		else
 			snprintf(reason, sizeof(reason), "matches '%s' line %d",
 			    h->known_hosts, info.line);

@@ -78,8 +78,7 @@ static bool libssh2_initialised;
 static void connect_failed(struct ssh_host *h, bool permanent);
 static void close_session(struct ssh_host *h, bool graceful);
 static void resolve_poll(struct rb_evloop *loop, uint64_t id, void *payload);
-static void keepalive_fire(struct rb_evloop *loop, uint64_t id,
-    void *payload);
+static void keepalive_fire(struct rb_evloop *loop, uint64_t id, void *payload);
 
 /* ------------------------------------------------------------- errors */
 
@@ -134,8 +133,8 @@ rb_ssh_pool_new(struct rb_ssh_pool **out, struct rb_evloop *loop,
 		return rb_error_set(err, RB_EINVAL, "no event loop");
 	if (!libssh2_initialised) {
 		if (libssh2_init(0) != 0)
-			return rb_error_set(err, RB_ERROR,
-			    "cannot initialise libssh2");
+			return rb_error_set(
+			    err, RB_ERROR, "cannot initialise libssh2");
 		libssh2_initialised = true;
 	}
 	pool = xcalloc(1, sizeof(*pool));
@@ -162,8 +161,8 @@ rb_ssh_pool_new(struct rb_ssh_pool **out, struct rb_evloop *loop,
 	agent = pool->opts.agent_socket;
 	if (agent == NULL)
 		agent = getenv("SSH_AUTH_SOCK");
-	pool->agent_socket = agent != NULL && *agent != '\0' ?
-	    xstrdup(agent) : NULL;
+	pool->agent_socket =
+	    agent != NULL && *agent != '\0' ? xstrdup(agent) : NULL;
 	pool->opts.home = pool->home;
 	pool->opts.agent_socket = pool->agent_socket;
 
@@ -263,8 +262,8 @@ valid_address(const char *s)
 		char c = *p;
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-		    c == '_' || c == ':' || c == '%'))
+			(c >= '0' && c <= '9') || c == '.' || c == '-' ||
+			c == '_' || c == ':' || c == '%'))
 			return false;
 	}
 	return true;
@@ -285,8 +284,8 @@ valid_user(const char *s)
 }
 
 struct ssh_host *
-ssh_host_get(struct rb_ssh_pool *pool, const struct rb_host *host,
-    struct rb_error *err)
+ssh_host_get(
+    struct rb_ssh_pool *pool, const struct rb_host *host, struct rb_error *err)
 {
 	const char *address, *user;
 	struct ssh_host *h;
@@ -296,8 +295,9 @@ ssh_host_get(struct rb_ssh_pool *pool, const struct rb_host *host,
 	for (i = 0; i < pool->nhosts; i++)
 		if (strcmp(pool->hosts[i]->name, host->name) == 0)
 			return pool->hosts[i];
-	address = host->address != NULL && *host->address != '\0' ?
-	    host->address : host->name;
+	address = host->address != NULL && *host->address != '\0'
+	    ? host->address
+	    : host->name;
 	if (!valid_address(address)) {
 		rb_error_set(err, RB_EINVAL,
 		    "invalid address '%.64s' for host '%.64s'", address,
@@ -321,13 +321,15 @@ ssh_host_get(struct rb_ssh_pool *pool, const struct rb_host *host,
 	h->address = xstrdup(address);
 	h->user = xstrdup(user);
 	h->port = host->port > 0 ? host->port : 22;
-	h->identity = host->identity != NULL && *host->identity != '\0' ?
-	    expand_home(pool, host->identity) : NULL;
+	h->identity = host->identity != NULL && *host->identity != '\0'
+	    ? expand_home(pool, host->identity)
+	    : NULL;
 	h->known_hosts = expand_home(pool,
-	    host->known_hosts != NULL && *host->known_hosts != '\0' ?
-	    host->known_hosts : "~/.ssh/known_hosts");
-	h->hostport = h->port == 22 ? xstrdup(address) :
-	    xstrfmt("[%s]:%d", address, h->port);
+	    host->known_hosts != NULL && *host->known_hosts != '\0'
+		? host->known_hosts
+		: "~/.ssh/known_hosts");
+	h->hostport = h->port == 22 ? xstrdup(address)
+				    : xstrfmt("[%s]:%d", address, h->port);
 	h->fd = -1;
 	h->max_channels = pool->opts.max_channels;
 	h->state = HS_IDLE;
@@ -355,8 +357,8 @@ void
 host_kick(struct ssh_host *h)
 {
 	if (h->kick_timer == 0)
-		h->kick_timer = rb_evloop_add_timer(h->pool->loop, 0,
-		    kick_fire, h);
+		h->kick_timer =
+		    rb_evloop_add_timer(h->pool->loop, 0, kick_fire, h);
 }
 
 static void
@@ -471,8 +473,8 @@ close_session(struct ssh_host *h, bool graceful)
 	}
 	if (h->session != NULL) {
 		if (graceful && h->state == HS_READY)
-			(void)libssh2_session_disconnect(h->session,
-			    "runbook: done");
+			(void)libssh2_session_disconnect(
+			    h->session, "runbook: done");
 		/* Sends fail now instead of blocking: no EAGAIN below. */
 		if (h->fd >= 0)
 			(void)shutdown(h->fd, SHUT_RDWR);
@@ -533,12 +535,14 @@ host_lost(struct ssh_host *h)
 	struct rb_ssh_exec *x, *next;
 	struct rb_error lost = h->error;
 
-	rb_error_hint(&lost, "the command may have run in part; check "
-	    "'%s' before running it again", h->name);
+	rb_error_hint(&lost,
+	    "the command may have run in part; check "
+	    "'%s' before running it again",
+	    h->name);
 	for (x = h->active.head; x != NULL; x = next) {
 		bool unsent = x->state == XS_OPEN || x->state == XS_EXEC ||
 		    (x->state == XS_WRITE && x->script_off == 0 &&
-		    x->script.len > 0);
+			x->script.len > 0);
 
 		next = x->next;
 		x->ch = NULL; /* freed with the session */
@@ -551,8 +555,8 @@ host_lost(struct ssh_host *h)
 			x->blocked_op = 0;
 			exec_list_push(&retry, x);
 		} else {
-			exec_fail_host(x, x->result.started ? &lost :
-			    &h->error, x->result.started);
+			exec_fail_host(x, x->result.started ? &lost : &h->error,
+			    x->result.started);
 		}
 	}
 	while ((x = retry.tail) != NULL) {
@@ -590,14 +594,16 @@ phase_timeout(struct rb_evloop *loop, uint64_t id, void *payload)
 		what = "authenticating to";
 		break;
 	}
-	ms = h->state == HS_AUTH ? h->pool->opts.auth_timeout_ms :
-	    h->pool->opts.connect_timeout_ms;
+	ms = h->state == HS_AUTH ? h->pool->opts.auth_timeout_ms
+				 : h->pool->opts.connect_timeout_ms;
 	rb_duration_format(d, sizeof(d), ms);
 	rb_error_set(&h->error, RB_ETIMEOUT,
 	    "timed out after %s %s '%s' (%s port %d)", d, what, h->name,
 	    h->address, h->port);
-	rb_error_hint(&h->error, "check that the host is up, that port %d "
-	    "is reachable from here and that sshd answers on it", h->port);
+	rb_error_hint(&h->error,
+	    "check that the host is up, that port %d "
+	    "is reachable from here and that sshd answers on it",
+	    h->port);
 	connect_failed(h, false);
 }
 
@@ -611,8 +617,7 @@ set_sockopts(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
-	    sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
@@ -629,8 +634,8 @@ connect_start(struct ssh_host *h)
 
 	rb_error_clear(&h->error);
 	h->connect_errno = ECONNREFUSED;
-	h->phase_timer = rb_evloop_add_timer(pool->loop, rb_now_ms() +
-	    pool->opts.connect_timeout_ms, phase_timeout, h);
+	h->phase_timer = rb_evloop_add_timer(pool->loop,
+	    rb_now_ms() + pool->opts.connect_timeout_ms, phase_timeout, h);
 	snprintf(service, sizeof(service), "%d", h->port);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -662,8 +667,8 @@ connect_start(struct ssh_host *h)
 	h->rs = rs;
 	h->state = HS_RESOLVE;
 	h->resolve_wait = 1;
-	h->resolve_timer = rb_evloop_add_timer(pool->loop, rb_now_ms() + 1,
-	    resolve_poll, h);
+	h->resolve_timer =
+	    rb_evloop_add_timer(pool->loop, rb_now_ms() + 1, resolve_poll, h);
 }
 
 /* Poll the lookup; glibc gives no fd to wait on without a thread of ours. */
@@ -681,8 +686,8 @@ resolve_poll(struct rb_evloop *loop, uint64_t id, void *payload)
 		h->resolve_wait *= 2;
 		if (h->resolve_wait > RESOLVE_POLL_MAX_MS)
 			h->resolve_wait = RESOLVE_POLL_MAX_MS;
-		h->resolve_timer = rb_evloop_add_timer(loop, rb_now_ms() +
-		    h->resolve_wait, resolve_poll, h);
+		h->resolve_timer = rb_evloop_add_timer(
+		    loop, rb_now_ms() + h->resolve_wait, resolve_poll, h);
 		return;
 	}
 	h->rs = NULL;
@@ -690,7 +695,8 @@ resolve_poll(struct rb_evloop *loop, uint64_t id, void *payload)
 		rb_error_set(&h->error, RB_ERROR,
 		    "cannot resolve '%s' (host '%s'): %s", h->address, h->name,
 		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		rb_error_hint(&h->error, "check the host's address in the "
+		rb_error_hint(&h->error,
+		    "check the host's address in the "
 		    "inventory and the DNS");
 		if (rs->cb.ar_result != NULL)
 			freeaddrinfo(rs->cb.ar_result);
@@ -712,8 +718,8 @@ resolve_poll(struct rb_evloop *loop, uint64_t id, void *payload)
  * round again until a round reads nothing new (see channels_pump()).
  */
 static ssize_t
-counting_recv(libssh2_socket_t fd, void *buf, size_t len, int flags,
-    void **abstract)
+counting_recv(
+    libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
 {
 	struct ssh_host *h = *abstract;
 	ssize_t n;
@@ -742,14 +748,14 @@ session_start(struct ssh_host *h)
 		return;
 	}
 	libssh2_session_set_blocking(h->session, 0);
-	(void)libssh2_session_callback_set(h->session, LIBSSH2_CALLBACK_RECV,
-	    (void *)counting_recv);
+	(void)libssh2_session_callback_set(
+	    h->session, LIBSSH2_CALLBACK_RECV, (void *)counting_recv);
 	if (h->pool->opts.keepalive_s > 0)
-		libssh2_keepalive_config(h->session, 0,
-		    (unsigned)h->pool->opts.keepalive_s);
+		libssh2_keepalive_config(
+		    h->session, 0, (unsigned)h->pool->opts.keepalive_s);
 	prefs = ssh_hostkey_prefs(h);
-	(void)libssh2_session_method_pref(h->session, LIBSSH2_METHOD_HOSTKEY,
-	    prefs);
+	(void)libssh2_session_method_pref(
+	    h->session, LIBSSH2_METHOD_HOSTKEY, prefs);
 	free(prefs);
 	h->state = HS_HANDSHAKE;
 }
@@ -769,8 +775,8 @@ connect_step(struct ssh_host *h)
 
 			if (poll(&p, 1, 0) == 0)
 				return; /* still in progress */
-			if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &soerr,
-			    &len) != 0)
+			if (getsockopt(
+				h->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
 				soerr = errno;
 			if (soerr == 0) {
 				session_start(h);
@@ -788,14 +794,17 @@ connect_step(struct ssh_host *h)
 			rb_error_set(&h->error, RB_ERROR,
 			    "cannot connect to '%s' (%s port %d): %s", h->name,
 			    h->address, h->port, strerror(h->connect_errno));
-			rb_error_hint(&h->error, "check that the host is up, "
+			rb_error_hint(&h->error,
+			    "check that the host is up, "
 			    "that sshd listens on port %d and that no "
-			    "firewall blocks it", h->port);
+			    "firewall blocks it",
+			    h->port);
 			connect_failed(h, false);
 			return;
 		}
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
+		fd = socket(ai->ai_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    ai->ai_protocol);
 		if (fd < 0) {
 			h->connect_errno = errno;
 			h->ai_cur = ai->ai_next;
@@ -825,7 +834,8 @@ handshake_step(struct ssh_host *h)
 		rb_error_set(&h->error, RB_ERROR,
 		    "SSH handshake with '%s' (%s port %d) failed: %s", h->name,
 		    h->address, h->port, ssh_last_error(h->session, NULL));
-		rb_error_hint(&h->error, "check that port %d is an SSH server "
+		rb_error_hint(&h->error,
+		    "check that port %d is an SSH server "
 		    "with an ed25519 or ECDSA host key (libssh2 1.10 cannot "
 		    "verify RSA host keys against OpenSSH 8.8 and later)",
 		    h->port);
@@ -837,8 +847,8 @@ handshake_step(struct ssh_host *h)
 		return;
 	}
 	cancel_timer(h, &h->phase_timer);
-	h->phase_timer = rb_evloop_add_timer(pool->loop, rb_now_ms() +
-	    pool->opts.auth_timeout_ms, phase_timeout, h);
+	h->phase_timer = rb_evloop_add_timer(pool->loop,
+	    rb_now_ms() + pool->opts.auth_timeout_ms, phase_timeout, h);
 	h->auth_step = AUTH_LIST;
 	h->state = HS_AUTH;
 }
@@ -854,8 +864,8 @@ blob_type(char *out, size_t outsz, const unsigned char *p, size_t len)
 	snprintf(out, outsz, "unknown");
 	if (len < 4)
 		return;
-	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
+	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+	    p[3];
 	if (n > len - 4 || n >= outsz)
 		return;
 	memcpy(out, p + 4, n);
@@ -882,8 +892,8 @@ openssh_key_type(char *out, size_t outsz, const char *pem)
 	if (b64.len == 0 || b64.len % 4 != 0 || b64.len > 1 << 20)
 		goto out;
 	raw = xmalloc(b64.len / 4 * 3 + 1);
-	if ((n = EVP_DecodeBlock(raw, (unsigned char *)b64.buf,
-	    (int)b64.len)) < (int)sizeof(magic))
+	if ((n = EVP_DecodeBlock(raw, (unsigned char *)b64.buf, (int)b64.len)) <
+	    (int)sizeof(magic))
 		goto out;
 	if (memcmp(raw, magic, sizeof(magic)) != 0)
 		goto out;
@@ -991,29 +1001,34 @@ auth_failed(struct ssh_host *h)
 		    "refused the RSA key, and Debian's libssh2 1.10 cannot "
 		    "sign RSA keys with SHA-2 (rsa-sha2-256/512), which "
 		    "OpenSSH 8.8 and later require (libssh2 issue 634); "
-		    "tried: %s", h->name, h->address, h->port, h->user,
-		    h->auth_tried.buf);
-		rb_error_hint(e, "use an ed25519 key: ssh-keygen -t ed25519, "
+		    "tried: %s",
+		    h->name, h->address, h->port, h->user, h->auth_tried.buf);
+		rb_error_hint(e,
+		    "use an ed25519 key: ssh-keygen -t ed25519, "
 		    "add the .pub to ~%s/.ssh/authorized_keys on the host, "
 		    "and set 'identity' in the inventory (or load it into "
-		    "ssh-agent)", h->user);
+		    "ssh-agent)",
+		    h->user);
 	} else if (h->auth_tried.len == 0) {
 		rb_error_set(e, RB_ERROR,
 		    "cannot log in to '%s' (%s port %d) as '%s': no key to "
 		    "offer (no ssh-agent, no ~/.ssh/id_ed25519 or "
-		    "~/.ssh/id_ecdsa)", h->name, h->address, h->port,
-		    h->user);
-		rb_error_hint(e, "create a key with ssh-keygen -t ed25519 and "
+		    "~/.ssh/id_ecdsa)",
+		    h->name, h->address, h->port, h->user);
+		rb_error_hint(e,
+		    "create a key with ssh-keygen -t ed25519 and "
 		    "install its .pub on the host, or set 'identity' in the "
 		    "inventory");
 	} else {
 		rb_error_set(e, RB_ERROR,
 		    "cannot log in to '%s' (%s port %d) as '%s': no key was "
-		    "accepted; tried: %s", h->name, h->address, h->port,
-		    h->user, h->auth_tried.buf);
-		rb_error_hint(e, "add the public key to ~%s/.ssh/"
+		    "accepted; tried: %s",
+		    h->name, h->address, h->port, h->user, h->auth_tried.buf);
+		rb_error_hint(e,
+		    "add the public key to ~%s/.ssh/"
 		    "authorized_keys on the host, or set 'identity' (or "
-		    "'user') for the host in the inventory", h->user);
+		    "'user') for the host in the inventory",
+		    h->user);
 	}
 	connect_failed(h, true);
 }
@@ -1056,8 +1071,8 @@ next_key_file(struct ssh_host *h)
 		} else {
 			rb_strvec_pushf(&h->ident_files, "%s/.ssh/id_ed25519",
 			    h->pool->home);
-			rb_strvec_pushf(&h->ident_files, "%s/.ssh/id_ecdsa",
-			    h->pool->home);
+			rb_strvec_pushf(
+			    &h->ident_files, "%s/.ssh/id_ecdsa", h->pool->home);
 		}
 	}
 	while (h->ident_next < h->ident_files.nr) {
@@ -1106,27 +1121,30 @@ auth_step(struct ssh_host *h)
 				rb_error_set(&h->error, RB_ERROR,
 				    "cannot log in to '%s' (%s port %d) as "
 				    "'%s': it does not accept public keys "
-				    "(it offers: %s)", h->name, h->address,
-				    h->port, h->user, list);
-				rb_error_hint(&h->error, "enable "
+				    "(it offers: %s)",
+				    h->name, h->address, h->port, h->user,
+				    list);
+				rb_error_hint(&h->error,
+				    "enable "
 				    "PubkeyAuthentication in the host's "
 				    "sshd_config; runbook never sends "
 				    "passwords");
 				connect_failed(h, true);
 				return;
 			}
-			h->auth_step = h->pool->agent_socket != NULL ?
-			    AUTH_AGENT : AUTH_FILE;
+			h->auth_step = h->pool->agent_socket != NULL
+			    ? AUTH_AGENT
+			    : AUTH_FILE;
 			break;
 
 		case AUTH_AGENT:
-			h->auth_step = agent_start(h) ? AUTH_AGENT_NEXT :
-			    AUTH_FILE;
+			h->auth_step =
+			    agent_start(h) ? AUTH_AGENT_NEXT : AUTH_FILE;
 			break;
 
 		case AUTH_AGENT_NEXT:
-			rc = libssh2_agent_get_identity(h->agent,
-			    &h->agent_id, h->agent_id);
+			rc = libssh2_agent_get_identity(
+			    h->agent, &h->agent_id, h->agent_id);
 			if (rc != 0) {
 				(void)libssh2_agent_disconnect(h->agent);
 				libssh2_agent_free(h->agent);
@@ -1139,8 +1157,8 @@ auth_step(struct ssh_host *h)
 			break;
 
 		case AUTH_AGENT_TRY:
-			rc = libssh2_agent_userauth(h->agent, h->user,
-			    h->agent_id);
+			rc = libssh2_agent_userauth(
+			    h->agent, h->user, h->agent_id);
 			if (rc == LIBSSH2_ERROR_EAGAIN)
 				return;
 			if (rc == 0) {
@@ -1166,8 +1184,8 @@ auth_step(struct ssh_host *h)
 			if (strcmp(type, "ssh-rsa") == 0)
 				h->auth_rsa = true;
 			auth_note(h, "agent key %s '%s' (refused)", type,
-			    h->agent_id->comment != NULL ?
-			    h->agent_id->comment : "");
+			    h->agent_id->comment != NULL ? h->agent_id->comment
+							 : "");
 			h->auth_step = AUTH_AGENT_NEXT;
 			break;
 
@@ -1183,8 +1201,8 @@ auth_step(struct ssh_host *h)
 #ifdef RB_LSAN_EXCLUDE
 			__lsan_disable();
 #endif
-			rc = libssh2_userauth_publickey_fromfile_ex(s, h->user,
-			    ulen, NULL, h->ident_cur, NULL);
+			rc = libssh2_userauth_publickey_fromfile_ex(
+			    s, h->user, ulen, NULL, h->ident_cur, NULL);
 #ifdef RB_LSAN_EXCLUDE
 			__lsan_enable();
 #endif
@@ -1196,7 +1214,8 @@ auth_step(struct ssh_host *h)
 			}
 			key_file_type(type, sizeof(type), h->ident_cur);
 			if (rc == LIBSSH2_ERROR_FILE) {
-				auth_note(h, "'%s' (cannot use it: %s; keys "
+				auth_note(h,
+				    "'%s' (cannot use it: %s; keys "
 				    "with a passphrase need ssh-agent)",
 				    h->ident_cur, ssh_last_error(s, NULL));
 			} else if (ssh_error_is_fatal(rc) &&
@@ -1213,8 +1232,8 @@ auth_step(struct ssh_host *h)
 			} else {
 				if (strcmp(type, "ssh-rsa") == 0)
 					h->auth_rsa = true;
-				auth_note(h, "'%s' %s (refused)", h->ident_cur,
-				    type);
+				auth_note(
+				    h, "'%s' %s (refused)", h->ident_cur, type);
 			}
 			h->auth_step = AUTH_FILE;
 			break;
@@ -1257,8 +1276,8 @@ keepalive_fire(struct rb_evloop *loop, uint64_t id, void *payload)
 	}
 	if (next < 1)
 		next = 1;
-	h->keepalive_timer = rb_evloop_add_timer(loop, rb_now_ms() +
-	    next * 1000LL, keepalive_fire, h);
+	h->keepalive_timer = rb_evloop_add_timer(
+	    loop, rb_now_ms() + next * 1000LL, keepalive_fire, h);
 }
 
 /* Open channels for queued commands and move every command along. */
@@ -1284,7 +1303,7 @@ channels_pump(struct ssh_host *h)
 			continue;
 		}
 		for (x = h->active.head; x != NULL && h->out_owner == NULL;
-		    x = next) {
+		     x = next) {
 			next = x->next;
 			sr = exec_step(x);
 			if (sr == STEP_FATAL) {
@@ -1358,5 +1377,3 @@ host_pump(struct ssh_host *h)
 	update_fd(h);
 	h->pumping = false;
 }
-
-

@@ -958,6 +958,7 @@ static bool
 commit_round(struct rb_wh_server *s)
 {
 	struct req *q, *next, *list = s->parked;
+	struct rb_error err = RB_ERROR_INIT;
 	bool ok;
 	int r;
 
@@ -970,17 +971,21 @@ commit_round(struct rb_wh_server *s)
 		r = write_ops(s, q);
 	if (r == 0)
 		r = rb_store_commit(s->st);
-	else
+	else {
+		/* The rollback clears the handle's error: keep it. */
+		err = *rb_store_error(s->st);
 		(void)rb_store_rollback(s->st);
+	}
+	if (r != 0 && err.code == 0)
+		err = *rb_store_error(s->st);
 	ok = r == 0;
 	if (ok)
 		s->m.commits++;
 	else {
 		s->m.commit_failures++;
 		slog(s, RB_WH_LOG_ERROR, "cannot record webhook requests",
-		    json_pack("{s:o,s:o}", "error",
-		    jstr(rb_store_error(s->st)->msg), "hint",
-		    jstr(rb_store_error(s->st)->hint)));
+		    json_pack("{s:o,s:o}", "error", jstr(err.msg), "hint",
+		    jstr(err.hint)));
 	}
 	for (q = list; q != NULL; q = next) {
 		next = q->next;

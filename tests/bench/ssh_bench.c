@@ -121,8 +121,10 @@ main(int argc, char **argv)
 			all = true;
 			break;
 		default:
-			fprintf(stderr, "usage: ssh_bench -p PORT -k KNOWN_HOSTS "
-			    "-i IDENTITY [-H HOSTS] [-s STEPS] [-c CMD] [-a]\n");
+			fprintf(stderr,
+			    "usage: ssh_bench -p PORT -k KNOWN_HOSTS "
+			    "-i IDENTITY [-H HOSTS] [-s STEPS] [-c CMD] "
+			    "[-a]\n");
 			return 2;
 		}
 	}
@@ -162,10 +164,9 @@ main(int argc, char **argv)
 	rb_ssh_pool_stats(&st, b.pool);
 	printf("wall_ms: %lld\n", (long long)wall);
 	if (!all)
-		printf("first_step_ms: %lld\n",
-		    (long long)(b.first_step_ms - t0));
-	printf("per_host_step_ms: %.2f\n",
-	    (double)wall / (b.nhosts * b.steps));
+		printf(
+		    "first_step_ms: %lld\n", (long long)(b.first_step_ms - t0));
+	printf("per_host_step_ms: %.2f\n", (double)wall / (b.nhosts * b.steps));
 	printf("connects: %u\n", st.connects);
 	printf("commands: %u\n", st.commands);
 	printf("failures: %d\n", b.failures);

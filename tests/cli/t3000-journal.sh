@@ -47,6 +47,23 @@ test_expect_success 'resume after a failure skips what succeeded and reruns the 
 	"$RUNBOOK" runs >out && grep "$id *j *succeeded" out
 '
 
+test_expect_success 'resume keeps a continue_on_error failure instead of rerunning it' '
+	cat >runbooks/coe.yaml <<-YAML &&
+	runbook: coe
+	steps:
+	  - id: probe
+	    check: echo probe >>coe.log; false
+	    continue_on_error: true
+	  - id: act
+	    run: echo act >>coe.log; test -e coe.fixed
+	YAML
+	rm -f coe.log coe.fixed &&
+	test_must_fail --exit 1 "$RUNBOOK" run coe --output json >ev &&
+	id=$(run_id ev) && touch coe.fixed &&
+	"$RUNBOOK" resume "$id" 2>err &&
+	printf "probe\nact\nact\n" >expect && test_cmp expect coe.log
+'
+
 test_expect_success 'resume refuses a run that already succeeded' '
 	id=$("$RUNBOOK" runs --output json | run_id /dev/stdin) &&
 	test_must_fail --exit 5 "$RUNBOOK" resume "$id" 2>err &&

@@ -187,7 +187,8 @@ sshd_start(struct sshd *d)
 
 	memset(d, 0, sizeof(*d));
 	if (access("/usr/sbin/sshd", X_OK) != 0) {
-		fprintf(stderr, "skip: /usr/sbin/sshd is not installed "
+		fprintf(stderr,
+		    "skip: /usr/sbin/sshd is not installed "
 		    "(apt-get install openssh-server)\n");
 		free(script);
 		return false;
@@ -202,8 +203,8 @@ sshd_start(struct sshd *d)
 	if (out != NULL)
 		out[strcspn(out, "\n")] = '\0';
 	if (out == NULL || rb_parse_int(&port, out, 1, 65535) != 0) {
-		fprintf(stderr, "FAIL: cannot start the test sshd in %s\n",
-		    d->dir);
+		fprintf(
+		    stderr, "FAIL: cannot start the test sshd in %s\n", d->dir);
 		free(out);
 		return false;
 	}
@@ -367,8 +368,8 @@ wait_all(struct rb_evloop *loop, struct outcome *o, size_t n, int ms)
 
 /* Start command on host with an outcome as payload; 0 or the error. */
 static int
-start(struct rb_ssh_pool *pool, const struct rb_host *host,
-    const char *command, struct outcome *o)
+start(struct rb_ssh_pool *pool, const struct rb_host *host, const char *command,
+    struct outcome *o)
 {
 	struct rb_ssh_cmd c = RB_SSH_CMD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
@@ -503,8 +504,8 @@ run_script_local(struct local_run *l, const char *script, int close_after_ms)
 		(void)!write(fds[1], script, strlen(script));
 		l->wfd = fds[1];
 		if (close_after_ms >= 0)
-			rb_evloop_add_timer(loop, rb_now_ms() + close_after_ms,
-			    close_stdin, l);
+			rb_evloop_add_timer(
+			    loop, rb_now_ms() + close_after_ms, close_stdin, l);
 		while (!l->done && rb_now_ms() < end)
 			rb_evloop_run_once(loop, 100);
 	}
@@ -524,14 +525,21 @@ test_exec_ssh__script_local(void)
 	struct local_run l;
 	char *canary = xstrfmt("%s/CANARY", rb_test_tmpdir());
 	char *value = xstrfmt("x'; touch %s; echo '$(id)\n`id`\"{{ env.HOME }}"
-	    "\\ $HOME %%s", canary);
+			      "\\ $HOME %%s",
+	    canary);
 	char *expect = xstrfmt("%s|%s\n", value, rb_test_tmpdir());
 
 	rb_strvec_setenv(&env, "RUNBOOK_PARAM_X", value);
-	T_EQ_INT(rb_ssh_script(&s, "printf '%s|' \"$RUNBOOK_PARAM_X\"; pwd; "
-	    "exit 7", &env, rb_test_tmpdir(), 2000, &err), 0);
+	T_EQ_INT(rb_ssh_script(&s,
+		     "printf '%s|' \"$RUNBOOK_PARAM_X\"; pwd; "
+		     "exit 7",
+		     &env, rb_test_tmpdir(), 2000, &err),
+	    0);
 	T_CONTAINS(s.buf, "export RUNBOOK_PARAM_X='x'\\''; touch");
 	T_CONTAINS(s.buf, "sleep 2;");
+	T_CONTAINS(s.buf,
+	    "\neval 'printf '\\''%s|'\\'' \"$RUNBOOK_PARAM_X\"; pwd; "
+	    "exit 7'\n");
 	T_EQ_INT(run_script_local(&l, s.buf, -1), 0);
 	T_ASSERT(l.done);
 	T_EQ_INT(l.status, 7);
@@ -542,16 +550,16 @@ test_exec_ssh__script_local(void)
 	/* Invalid names are refused without echoing values. */
 	rb_buf_reset(&s);
 	rb_strvec_push(&env, "BAD-NAME=secret");
-	T_EQ_INT(rb_ssh_script(&s, "true", &env, NULL, 2000, &err),
-	    RB_EINVAL);
+	T_EQ_INT(rb_ssh_script(&s, "true", &env, NULL, 2000, &err), RB_EINVAL);
 	T_CONTAINS(err.msg, "BAD-NAME");
 	T_ASSERT(strstr(err.msg, "secret") == NULL);
 	T_EQ_INT(s.len, 0);
 
 	/* A missing workdir: exit 1 before anything runs. */
 	rb_strvec_release(&env);
-	T_EQ_INT(rb_ssh_script(&s, "touch CANARY", NULL, "/nonexistent/dir",
-	    2000, &err), 0);
+	T_EQ_INT(rb_ssh_script(
+		     &s, "touch CANARY", NULL, "/nonexistent/dir", 2000, &err),
+	    0);
 	T_EQ_INT(run_script_local(&l, s.buf, -1), 0);
 	T_EQ_INT(l.status, 1);
 	free(l.out);
@@ -686,7 +694,8 @@ env_hostile(struct sshd *d)
 	struct outcome r[2];
 	char *canary = xstrfmt("%s/CANARY", rb_test_tmpdir());
 	char *value = xstrfmt("x'; touch %s; echo '$(id)\n`touch %s`\"{{ "
-	    "env.HOME }}\\ $HOME %%s\t\r\x01\xff end", canary, canary);
+			      "env.HOME }}\\ $HOME %%s\t\r\x01\xff end",
+	    canary, canary);
 	char *big = xmalloc(100001);
 	size_t i;
 
@@ -760,10 +769,13 @@ workdir(struct sshd *d)
 	struct rb_ssh_cmd c = RB_SSH_CMD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
 	struct rb_host h;
-	struct outcome r[2];
+	struct outcome r[3];
 	char *expect = xstrfmt("%s\n", rb_test_tmpdir());
 	char *marker = xstrfmt("%s/MARKER", rb_test_tmpdir());
 	char *cmd = xstrfmt("touch '%s'", marker);
+	char *pidfile = xstrfmt("%s/bg.pid", rb_test_tmpdir());
+	char *bg =
+	    xstrfmt("sleep 30 >/dev/null 2>&1 & echo $! > '%s'", pidfile);
 
 	memset(r, 0, sizeof(r));
 	test_opts(&o, NULL);
@@ -778,7 +790,16 @@ workdir(struct sshd *d)
 	c.workdir = "/nonexistent/dir";
 	c.payload = &r[1];
 	T_EQ_INT(rb_ssh_exec_start(NULL, pool, &h, &c, &err), 0);
-	T_ASSERT(wait_all(loop, r, 2, 20000));
+	/* A background leftover is killed when the command's channel
+	 * closes, as rb_proc kills a local step's process group. */
+	c.command = bg;
+	c.workdir = "~";
+	c.payload = &r[2];
+	T_EQ_INT(rb_ssh_exec_start(NULL, pool, &h, &c, &err), 0);
+	T_ASSERT(wait_all(loop, r, 3, 20000));
+	T_EQ_INT(r[2].status, 0);
+	T_ASSERT(read_pid(pidfile) > 0);
+	T_ASSERT(wait_pid_gone(read_pid(pidfile), 3000));
 	T_EQ_INT(r[0].status, 0);
 	T_EQ_STR(r[0].out, expect);
 	T_EQ_INT(r[1].status, 1);
@@ -789,9 +810,12 @@ workdir(struct sshd *d)
 	host_release(&h);
 	outcome_release(&r[0]);
 	outcome_release(&r[1]);
+	outcome_release(&r[2]);
 	free(expect);
 	free(marker);
 	free(cmd);
+	free(pidfile);
+	free(bg);
 }
 
 void
@@ -887,6 +911,15 @@ cancel_fire(struct rb_evloop *loop, uint64_t id, void *payload)
 	rb_ssh_exec_cancel(cc->x);
 }
 
+/* on_line that cancels its own command at its first line. */
+static void
+cancel_on_line(struct rb_ssh_exec *x, int stream, const char *line, size_t len,
+    void *payload)
+{
+	outcome_line(x, stream, line, len, payload);
+	rb_ssh_exec_cancel(x);
+}
+
 static void
 cancel(struct sshd *d)
 {
@@ -896,7 +929,7 @@ cancel(struct sshd *d)
 	struct rb_ssh_cmd c = RB_SSH_CMD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
 	struct rb_host h;
-	struct outcome r[2];
+	struct outcome r[3];
 	struct cancel_ctx cc;
 	char *pidfile = xstrfmt("%s/sleep.pid", rb_test_tmpdir());
 	char *cmd = sleeper(pidfile);
@@ -918,7 +951,16 @@ cancel(struct sshd *d)
 	rb_ssh_exec_cancel(queued);
 	rb_ssh_exec_cancel(queued); /* twice is fine */
 	T_ASSERT(!r[1].done);	    /* from the loop only */
-	T_ASSERT(wait_all(loop, r, 2, 20000));
+	/* One that cancels itself from its own output. */
+	c.command = "echo first; echo second; sleep 30";
+	c.on_line = cancel_on_line;
+	c.payload = &r[2];
+	T_EQ_INT(rb_ssh_exec_start(NULL, pool, &h, &c, &err), 0);
+	T_ASSERT(wait_all(loop, r, 3, 20000));
+	T_ASSERT(r[2].cancelled);
+	T_EQ_INT(r[2].calls, 1);
+	T_ASSERT(r[2].lines_out >= 1);
+	T_ASSERT(r[2].end_ms - r[2].start_ms < 10000);
 	T_ASSERT(r[0].cancelled && !r[0].timed_out);
 	T_EQ_INT(r[0].error.code, RB_EINTR);
 	T_EQ_INT(r[0].status, 128 + SIGTERM);
@@ -926,12 +968,13 @@ cancel(struct sshd *d)
 	T_ASSERT(r[1].cancelled);
 	T_ASSERT(!r[1].started);
 	T_EQ_INT(r[1].calls, 1);
-	T_EQ_INT(count_lines(fx(d, "sshd.log"), "req exec"), 1);
+	T_EQ_INT(count_lines(fx(d, "sshd.log"), "req exec"), 2);
 	rb_ssh_pool_free(pool);
 	rb_evloop_free(loop);
 	host_release(&h);
 	outcome_release(&r[0]);
 	outcome_release(&r[1]);
+	outcome_release(&r[2]);
 	free(pidfile);
 	free(cmd);
 }
@@ -976,8 +1019,8 @@ fanout(struct sshd *d)
 	for (j = 0; j < FAN_CMDS; j++) {
 		for (i = 0; i < FAN_HOSTS; i++) {
 			snprintf(cmd, sizeof(cmd), "echo %s-%d", h[i].name, j);
-			T_EQ_INT(start(pool, &h[i], cmd,
-			    &r[i * FAN_CMDS + j]), 0);
+			T_EQ_INT(
+			    start(pool, &h[i], cmd, &r[i * FAN_CMDS + j]), 0);
 		}
 	}
 	T_ASSERT(wait_all(loop, r, FAN_HOSTS * FAN_CMDS, 60000));
@@ -997,8 +1040,8 @@ fanout(struct sshd *d)
 	T_EQ_INT(st.connects, FAN_HOSTS);
 	T_EQ_INT(st.commands, FAN_HOSTS * FAN_CMDS);
 	T_EQ_INT(sshd_logins(d), FAN_HOSTS);
-	T_EQ_INT(count_lines(fx(d, "sshd.log"), "req exec"),
-	    FAN_HOSTS * FAN_CMDS);
+	T_EQ_INT(
+	    count_lines(fx(d, "sshd.log"), "req exec"), FAN_HOSTS * FAN_CMDS);
 	rb_ssh_pool_free(pool);
 	rb_evloop_free(loop);
 	for (i = 0; i < FAN_HOSTS; i++)
@@ -1105,24 +1148,24 @@ reconnect_after_drop(struct sshd *d)
 	struct rb_error err = RB_ERROR_INIT;
 	struct rb_host h;
 	struct outcome r[2];
-	long long monitor = 0;
+	long long server = 0;
 	char *ppid;
 
 	memset(r, 0, sizeof(r));
 	test_opts(&o, NULL);
 	host_init(&h, d, "drop1");
 	T_EQ_INT(rb_ssh_pool_new(&pool, loop, &o, &err), 0);
-	/* The sshd process that holds this connection: the parent of the
-	 * remote shell (the parent of /bin/sh -c). */
-	T_EQ_INT(start(pool, &h, "cut -d' ' -f4 /proc/$PPID/stat", &r[0]), 0);
+	/* The sshd process that holds this connection: the remote shell's
+	 * parent. */
+	T_EQ_INT(start(pool, &h, "echo $PPID", &r[0]), 0);
 	T_ASSERT(wait_all(loop, r, 1, 20000));
 	T_EQ_INT(r[0].status, 0);
 	ppid = r[0].out;
 	ppid[strcspn(ppid, "\n")] = '\0';
-	T_EQ_INT(rb_parse_int(&monitor, ppid, 2, 1 << 30), 0);
-	/* End that connection from the server side, as a restart would. */
-	T_EQ_INT(kill((pid_t)monitor, SIGTERM), 0);
-	T_ASSERT(wait_pid_gone(monitor, 3000));
+	T_EQ_INT(rb_parse_int(&server, ppid, 2, 1 << 30), 0);
+	/* Drop that connection from the server side. */
+	T_EQ_INT(kill((pid_t)server, SIGKILL), 0);
+	T_ASSERT(wait_pid_gone(server, 3000));
 	usleep(100000);
 	/* The idle session is dead; the next command reconnects. */
 	T_EQ_INT(start(pool, &h, "echo again", &r[1]), 0);
@@ -1356,8 +1399,7 @@ hostkey_accept_new(struct sshd *d)
 	struct rb_buf kh = RB_BUF_INIT, pub = RB_BUF_INIT;
 	char *file = xstrfmt("%s/dotssh/known_hosts", rb_test_tmpdir());
 	char *want, *hostport = xstrfmt("[127.0.0.1]:%d", d->port);
-	const char *argv[] = { "ssh-keygen", "-F", hostport, "-f", file,
-		NULL };
+	const char *argv[] = { "ssh-keygen", "-F", hostport, "-f", file, NULL };
 	char *found;
 	int i;
 
@@ -1388,8 +1430,8 @@ hostkey_accept_new(struct sshd *d)
 	T_EQ_INT(stat(file, &sb), 0);
 	T_EQ_INT(sb.st_mode & 0777, 0600);
 	T_EQ_INT(rb_buf_read_file(&kh, file, 0), 0);
-	T_EQ_INT(rb_buf_read_file(&pub, fx(d, "ssh_host_ed25519_key.pub"), 0),
-	    0);
+	T_EQ_INT(
+	    rb_buf_read_file(&pub, fx(d, "ssh_host_ed25519_key.pub"), 0), 0);
 	pub.len = strcspn(pub.buf, " ");
 	pub.len += 1 + strcspn(pub.buf + pub.len + 1, " \n");
 	pub.buf[pub.len] = '\0';
@@ -1450,7 +1492,8 @@ hostkey_changed_refused(struct sshd *d)
 	char *marker = xstrfmt("%s/MARKER", rb_test_tmpdir());
 	char *file = xstrfmt("%s/kh.wrong", rb_test_tmpdir());
 	char *cp = xstrfmt("printf '# a comment\\n\\n' > '%s'; "
-	    "cat '%s' >> '%s'", file, fx(d, "known_hosts.wrong"), file);
+			   "cat '%s' >> '%s'",
+	    file, fx(d, "known_hosts.wrong"), file);
 	char *fp = host_fingerprint(d);
 
 	free(sh(cp));
@@ -1513,13 +1556,14 @@ hostkey_hashed_and_port(struct sshd *d)
 	char *hashed = xstrfmt("%s/kh.hashed", rb_test_tmpdir());
 	char *plain = xstrfmt("%s/kh.plain", rb_test_tmpdir());
 	char *bad = xstrfmt("%s/kh.badlines", rb_test_tmpdir());
-	char *cmd = xstrfmt("cp '%s' '%s' && ssh-keygen -q -H -f '%s' 2>/dev/null && "
+	char *cmd = xstrfmt(
+	    "cp '%s' '%s' && ssh-keygen -q -H -f '%s' 2>/dev/null && "
 	    "sed 's/^\\[127.0.0.1\\]:[0-9]*/127.0.0.1/' '%s' > '%s' && "
 	    "{ echo 'garbage line'; echo '@cert-authority * ssh-ed25519 "
 	    "AAAA'; echo 'h sk-ssh-ed25519@openssh.com AAAA'; cat '%s'; } "
-	    "> '%s' && grep -q '^|1|' '%s'", fx(d, "known_hosts"), hashed,
-	    hashed, fx(d, "known_hosts"), plain, fx(d, "known_hosts"), bad,
-	    hashed);
+	    "> '%s' && grep -q '^|1|' '%s'",
+	    fx(d, "known_hosts"), hashed, hashed, fx(d, "known_hosts"), plain,
+	    fx(d, "known_hosts"), bad, hashed);
 	char *out = sh(cmd);
 	int i;
 
@@ -1735,8 +1779,8 @@ default_identity(struct sshd *d)
 	struct outcome r;
 	char *home = xstrfmt("%s/home", rb_test_tmpdir());
 	char *cmd = xstrfmt("mkdir -p '%s/.ssh' && cp '%s' '%s/.ssh/id_ecdsa'"
-	    " && cp '%s' '%s/.ssh/known_hosts'", home, fx(d, "id_ecdsa"), home,
-	    fx(d, "known_hosts"), home);
+			    " && cp '%s' '%s/.ssh/known_hosts'",
+	    home, fx(d, "id_ecdsa"), home, fx(d, "known_hosts"), home);
 
 	free(sh(cmd));
 	memset(&r, 0, sizeof(r));
@@ -1819,7 +1863,8 @@ unreachable(struct sshd *d)
 	for (i = 0; i < 3; i++)
 		T_EQ_INT(start(pool, &h[i], "echo up", &r[i]), 0);
 	T_EQ_INT(rb_ssh_exec_start(NULL, pool, &h[3],
-	    &(struct rb_ssh_cmd)RB_SSH_CMD_INIT, &err), RB_EINVAL);
+		     &(struct rb_ssh_cmd)RB_SSH_CMD_INIT, &err),
+	    RB_EINVAL);
 	T_ASSERT(wait_all(loop, r, 3, 20000));
 	T_ASSERT(r[0].host_error && !r[0].started);
 	T_EQ_INT(r[0].status, -1);
@@ -1834,8 +1879,10 @@ unreachable(struct sshd *d)
 	T_EQ_STR(r[2].out, "up\n");
 	T_ASSERT(r[2].end_ms - r[2].start_ms < 2500);
 	/* A bad address never makes it into a known_hosts line. */
-	T_EQ_INT(rb_ssh_exec_start(NULL, pool, &h[3], &(struct rb_ssh_cmd){
-	    "true", NULL, NULL, 0, 10, 10, NULL, outcome_done, &r[3] }, &err),
+	T_EQ_INT(rb_ssh_exec_start(NULL, pool, &h[3],
+		     &(struct rb_ssh_cmd){ "true", NULL, NULL, 0, 10, 10, NULL,
+			 outcome_done, &r[3] },
+		     &err),
 	    RB_EINVAL);
 	T_CONTAINS(err.msg, "invalid address");
 	rb_ssh_pool_free(pool);
@@ -1877,8 +1924,8 @@ pool_free_running(struct sshd *d)
 	T_EQ_INT(rb_ssh_pool_new(&pool, loop, &o, &err), 0);
 	T_EQ_INT(start(pool, &h, cmd, &r[0]), 0);
 	T_EQ_INT(start(pool, &h, "echo queued", &r[1]), 0);
-	for (end = rb_now_ms() + 10000; read_pid(pidfile) <= 0 &&
-	    rb_now_ms() < end;)
+	for (end = rb_now_ms() + 10000;
+	     read_pid(pidfile) <= 0 && rb_now_ms() < end;)
 		rb_evloop_run_once(loop, 50);
 	T_ASSERT(read_pid(pidfile) > 0);
 	t0 = rb_now_ms();
