@@ -36,7 +36,7 @@ const struct cli_cmd cli_cmds[] = {
 	{ "audit", cmd_audit, "Verify, export or show the head of the audit log",
 	  "audit verify [--head H] | audit export [--since T] "
 	  "[--format jsonl] | audit head [--state DIR]" },
-	{ "serve", NULL, "Receive alert webhooks and start runbooks",
+	{ "serve", cmd_serve, "Receive alert webhooks and start runbooks",
 	  "serve --routes FILE [--listen ADDR:PORT] [--state DIR]" },
 	{ "list", cmd_list, "List the runbooks and playbooks on the search path",
 	  "list" },
