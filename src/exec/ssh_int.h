@@ -92,7 +92,6 @@ struct ssh_host {
 	struct resolve *rs;    /* lookup in flight, or NULL */
 	struct addrinfo *ai;   /* addresses to try */
 	struct addrinfo *ai_cur;
-	bool ai_numeric;   /* ai from getaddrinfo(NUMERICHOST) */
 	int connect_errno; /* the last connect() failure */
 	LIBSSH2_SESSION *session;
 	uint64_t phase_timer; /* connect or auth deadline */

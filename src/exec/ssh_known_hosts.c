@@ -609,9 +609,7 @@ out:
 		}
 		rb_error_clear(e);
 	} else {
-		if (info.status == RB_SSH_HOSTKEY_UNKNOWN ||
-		    info.status == RB_SSH_HOSTKEY_CHANGED)
-			pool->stats.hostkey_refusals++;
+		pool->stats.hostkey_refusals++;
 		info.reason = e->msg;
 		if (pool->opts.on_hostkey != NULL)
 			pool->opts.on_hostkey(&info, pool->opts.payload);

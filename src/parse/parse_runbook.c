@@ -61,7 +61,8 @@ struct rbp {
 	struct id_ent *ids;    /* every step id, sorted by id then position */
 	size_t nids;
 	/* Name checks: the ancestors of one step, computed on demand. */
-	unsigned char *anc;
+	uint32_t *anc;		/* visit marks, generation anc_gen */
+	uint32_t anc_gen;
 	size_t anc_idx;
 	bool anc_fail;
 	/* Steps already warned about for the step being checked. */
@@ -1214,34 +1215,51 @@ warn_raw(const struct chk *c, const struct rb_name_ref *ref)
 	rb_buf_release(&name);
 }
 
-/* Mark the ancestors (via need_idx) of step idx of steps[0..n-1]. */
-static void
-compute_ancestors(
-    struct rbp *p, const struct rb_step *steps, size_t n, size_t idx, bool fail)
+/*
+ * Whether step target is an ancestor (via need_idx) of step idx. The
+ * search stops as soon as it finds target, which is at once for the usual
+ * reference to a step just before; visits are marked with a generation
+ * number so no per-query clearing is needed (linear runbooks of 10,000
+ * steps stay linear).
+ */
+static bool
+is_ancestor(struct rbp *p, const struct rb_step *steps, size_t n, size_t idx,
+    size_t target, bool fail)
 {
 	size_t *stack, depth = 0, i;
+	bool found = false;
 
-	if (p->anc != NULL && p->anc_idx == idx && p->anc_fail == fail)
-		return;
-	free(p->anc);
-	p->anc = xcalloc(n + 1, 1);
-	p->anc_idx = idx;
-	p->anc_fail = fail;
+	if (p->anc == NULL || p->anc_fail != fail || p->anc_idx != n) {
+		free(p->anc);
+		p->anc = xcalloc(n + 1, sizeof(*p->anc));
+		p->anc_fail = fail;
+		p->anc_idx = n;
+		p->anc_gen = 0;
+	}
+	if (++p->anc_gen == 0) {
+		memset(p->anc, 0, (n + 1) * sizeof(*p->anc));
+		p->anc_gen = 1;
+	}
 	stack = xcalloc(n + 1, sizeof(*stack));
 	stack[depth++] = idx;
-	while (depth > 0) {
+	while (depth > 0 && !found) {
 		const struct rb_step *s = &steps[stack[--depth]];
 
 		for (i = 0; i < s->nneed_idx; i++) {
 			size_t w = s->need_idx[i];
 
-			if (w < n && !p->anc[w]) {
-				p->anc[w] = 1;
+			if (w == target) {
+				found = true;
+				break;
+			}
+			if (w < n && p->anc[w] != p->anc_gen) {
+				p->anc[w] = p->anc_gen;
 				stack[depth++] = w;
 			}
 		}
 	}
 	free(stack);
+	return found;
 }
 
 /* Check steps.ID.FIELD[.NAME]. */
@@ -1352,11 +1370,11 @@ resolve_step_ref(
 		    c->fail ? rb->on_failure : rb->steps;
 		size_t n = c->fail ? rb->non_failure : rb->nsteps;
 
-		compute_ancestors(p, arr, n, c->idx, c->fail);
 		for (i = 0; i < p->nwarned; i++)
 			if (p->warned[i] == e->idx)
 				break;
-		if (!p->anc[e->idx] && i == p->nwarned) {
+		if (i == p->nwarned &&
+		    !is_ancestor(p, arr, n, c->idx, e->idx, c->fail)) {
 			RB_ALLOC_GROW(p->warned, p->nwarned + 1, p->awarned);
 			p->warned[p->nwarned++] = e->idx;
 			parse_q(&qa, self->id, strlen(self->id));

@@ -203,8 +203,8 @@ sshd_start(struct sshd *d)
 	if (out != NULL)
 		out[strcspn(out, "\n")] = '\0';
 	if (out == NULL || rb_parse_int(&port, out, 1, 65535) != 0) {
-		fprintf(
-		    stderr, "FAIL: cannot start the test sshd in %s\n", d->dir);
+		rb_test_fail(__FILE__, __LINE__,
+		    "cannot start the test sshd in %s", d->dir);
 		free(out);
 		return false;
 	}
