@@ -287,8 +287,28 @@ child_run(const struct child_plan *cp)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL); /* EINVAL for some: fine */
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sigaction(sig, &sa, NULL) == 0)
+			continue;
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+		{
+			/*
+			 * glibc keeps 32 and 33 for itself and refuses them,
+			 * but an ignored disposition inherited from our parent
+			 * would still pass to the step: reset it in the kernel.
+			 */
+			struct {
+				void *handler;
+				unsigned long flags;
+				void *restorer;
+				uint64_t mask;
+			} ksa = { NULL, 0, NULL, 0 };	/* SIG_DFL */
+
+			(void)syscall(SYS_rt_sigaction, sig, &ksa, NULL,
+			    sizeof(ksa.mask));
+		}
+#endif
+	}
 
 	for (fd = 0; fd < 3; fd++) {
 		src[fd] = cp->src[fd];

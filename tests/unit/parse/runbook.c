@@ -953,8 +953,8 @@ test_parse_runbook__capture(void)
 	    "'stdin'\n"
 	    "t.yaml:9:10: error: missing key 'regex' in capture 'm' of step "
 	    "'a'\n"
-	    "t.yaml:10:24: error: 'capture' only applies to run and check "
-	    "steps\n");
+	    "t.yaml:10:24: error: 'capture' only applies to run, check and "
+	    "http steps\n");
 }
 
 void
