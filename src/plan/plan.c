@@ -267,11 +267,15 @@ retries_json(const struct rb_retries *rt)
 	return o;
 }
 
+static void sub_plan(json_t *x, const struct rb_step *s,
+    const struct rb_runbook *rb, const struct rb_inventory *inv,
+    const struct rb_scope *scope, int depth);
+
 static int
 step_json(json_t **out, const struct rb_step *s, const struct rb_runbook *rb,
     const struct rb_inventory *inv, const struct rb_scope *scope,
     const struct rb_step *all, long layer, struct rb_buf *tmp,
-    struct rb_error *err)
+    int depth, struct rb_error *err)
 {
 	json_t *o = json_object(), *needs = json_array();
 	size_t i;
@@ -283,6 +287,9 @@ step_json(json_t **out, const struct rb_step *s, const struct rb_runbook *rb,
 	if ((r = add_action(o, s, scope, tmp, err)) != 0 ||
 	    (r = add_target(o, s, rb, inv, scope, tmp, err)) != 0)
 		goto out;
+	if (s->action == RB_ACT_RUNBOOK)
+		sub_plan(json_object_get(o, "runbook"), s, rb, inv, scope,
+		    depth);
 	for (i = 0; all != NULL && i < s->nneed_idx; i++)
 		json_array_append_new(needs,
 		    json_string(all[s->need_idx[i]].id));
@@ -328,7 +335,7 @@ step_json(json_t **out, const struct rb_step *s, const struct rb_runbook *rb,
 		json_t *rbj = NULL;
 
 		if ((r = step_json(&rbj, s->rollback, rb, inv, scope, NULL, -1,
-		    tmp, err)) != 0)
+		    tmp, depth, err)) != 0)
 			goto out;
 		json_object_del(rbj, "needs");
 		json_object_set_new(o, "rollback", rbj);
@@ -355,10 +362,81 @@ cmp_layer(const void *a, const void *b, void *payload)
 	return x < y ? -1 : x > y;
 }
 
+static int plan_build(struct rb_plan **out, const struct rb_runbook *rb,
+    const struct rb_params *params, const struct rb_inventory *inv,
+    int depth, struct rb_error *err);
+
 int
 rb_plan_build(struct rb_plan **out, const struct rb_runbook *rb,
     const struct rb_params *params, const struct rb_inventory *inv,
     struct rb_error *err)
+{
+	return plan_build(out, rb, params, inv, 0, err);
+}
+
+/*
+ * The plan of the runbook a `runbook:` step calls, with its with: values
+ * rendered in the caller's scope, nested under the step as "steps" (so the
+ * caller's digest covers it). What cannot be planned yet (a value known only
+ * at run time that the called runbook's pattern rejects) is said in
+ * "plan_error" instead.
+ */
+static void
+sub_plan(json_t *x, const struct rb_step *s, const struct rb_runbook *rb,
+    const struct rb_inventory *inv, const struct rb_scope *scope, int depth)
+{
+	struct rb_strvec kv = RB_STRVEC_INIT;
+	struct rb_diags d = RB_DIAGS_INIT;
+	struct rb_params params = RB_PARAMS_INIT;
+	struct rb_runbook *sub = NULL;
+	struct rb_plan *plan = NULL;
+	struct rb_error err = RB_ERROR_INIT;
+	struct rb_buf v = RB_BUF_INIT;
+	char *path = NULL;
+	size_t i;
+
+	if (depth >= 16) {
+		json_object_set_new(x, "plan_error",
+		    json_string("runbooks call each other too deep"));
+		return;
+	}
+	if (rb_runbook_find_from(&path, s->sub_runbook, rb->path, &err) != 0 ||
+	    rb_runbook_load(&sub, path, 0, &d) != 0) {
+		json_object_set_new(x, "plan_error", json_string(err.msg[0] ?
+		    err.msg : "the called runbook has errors"));
+		goto out;
+	}
+	for (i = 0; i < s->nwith; i++) {
+		rb_buf_reset(&v);
+		if (rb_render_text(&v, s->with[i].value, scope, true, &err) == 0)
+			rb_strvec_pushf(&kv, "%s=%s", s->with[i].key, v.buf);
+	}
+	if (rb_params_resolve(&params, sub, (const char *const *)kv.v, kv.nr,
+	    &d) != 0) {
+		json_object_set_new(x, "plan_error", json_string(d.nr ?
+		    d.v[0].msg : "cannot resolve its params"));
+		goto out;
+	}
+	if (plan_build(&plan, sub, &params, inv, depth + 1, &err) != 0) {
+		json_object_set_new(x, "plan_error", json_string(err.msg));
+		goto out;
+	}
+	json_object_set(x, "params", json_object_get(plan->json, "params"));
+	json_object_set(x, "steps", json_object_get(plan->json, "steps"));
+out:
+	rb_plan_free(plan);
+	rb_params_release(&params);
+	rb_runbook_free(sub);
+	rb_diags_release(&d);
+	rb_strvec_release(&kv);
+	rb_buf_release(&v);
+	free(path);
+}
+
+static int
+plan_build(struct rb_plan **out, const struct rb_runbook *rb,
+    const struct rb_params *params, const struct rb_inventory *inv,
+    int depth, struct rb_error *err)
 {
 	struct rb_scope scope = { 0 };
 	struct rb_dag dag = RB_DAG_INIT;
@@ -411,7 +489,7 @@ rb_plan_build(struct rb_plan **out, const struct rb_runbook *rb,
 		json_t *sj = NULL;
 
 		if ((r = step_json(&sj, s, rb, inv, &scope, rb->steps,
-		    (long)dag.layer[order[i]], &tmp, err)) != 0)
+		    (long)dag.layer[order[i]], &tmp, depth, err)) != 0)
 			goto out;
 		json_array_append_new(steps, sj);
 	}
@@ -421,7 +499,7 @@ rb_plan_build(struct rb_plan **out, const struct rb_runbook *rb,
 		json_t *sj = NULL;
 
 		if ((r = step_json(&sj, &rb->on_failure[i], rb, inv, &scope,
-		    rb->on_failure, -1, &tmp, err)) != 0)
+		    rb->on_failure, -1, &tmp, depth, err)) != 0)
 			goto out;
 		json_array_append_new(of, sj);
 	}
@@ -586,9 +664,17 @@ text_step(struct rb_buf *out, const json_t *s, const char *indent)
 		snprintf(p2, sizeof(p2), "%s$ ", pre);
 		indent_lines(out, p2, cmd);
 	} else {
+		const json_t *rbj = json_object_get(s, "runbook"), *ns;
+		size_t k;
+
 		action_summary(&tmp, s);
 		rb_buf_addf(out, "%s%s\n", pre, tmp.buf);
 		rb_buf_reset(&tmp);
+		if (jget(rbj, "plan_error") != NULL)
+			rb_buf_addf(out, "%s(inside: %s)\n", pre,
+			    jget(rbj, "plan_error"));
+		json_array_foreach(json_object_get(rbj, "steps"), k, ns)
+			text_step(out, ns, pre);
 	}
 	retries_text(&tmp, s);
 	if (tmp.len)

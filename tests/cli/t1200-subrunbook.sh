@@ -61,6 +61,16 @@ test_expect_success 'json events show the called steps with their prefix' '
 	grep "\"step\":\"call\".*\"status\":\"succeeded\"" events
 '
 
+test_expect_success 'plan shows the called runbook inside, rendered, under the digest' '
+	"$RUNBOOK" plan parent -p name=moon >out &&
+	grep "echo .hello moon. >>log" out &&
+	a=$("$RUNBOOK" plan parent | sed -n "s/^plan digest: //p") &&
+	sed -i "s/hello/hi/" runbooks/child.yaml &&
+	b=$("$RUNBOOK" plan parent | sed -n "s/^plan digest: //p") &&
+	sed -i "s/hi/hello/" runbooks/child.yaml &&
+	test "$a" != "$b"
+'
+
 test_expect_success 'validate reports a cycle between runbooks' '
 	cat >runbooks/a.yaml <<-YAML &&
 	runbook: a
