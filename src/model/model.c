@@ -389,6 +389,11 @@ rb_runbook_search_path(struct rb_strvec *out)
 			rb_strvec_push_nodup(out, xstrndup(env, n));
 		env = colon != NULL ? colon + 1 : NULL;
 	}
+#ifdef RB_DATADIR
+	/* What `make install` put in place comes last. */
+	rb_strvec_push(out, RB_DATADIR "/runbooks");
+	rb_strvec_push(out, RB_DATADIR "/playbooks");
+#endif
 }
 
 static bool
