@@ -42,9 +42,9 @@
 
 /* Which sender format a body is parsed as; chosen by the request path. */
 enum rb_wh_kind {
-	RB_WH_ALERTMANAGER,	/* POST / or /alertmanager: webhook v4 */
-	RB_WH_GRAFANA,		/* POST /grafana: unified alerting, v "1" */
-	RB_WH_GENERIC		/* POST /hooks/NAME: any JSON object */
+	RB_WH_ALERTMANAGER, /* POST / or /alertmanager: webhook v4 */
+	RB_WH_GRAFANA,	    /* POST /grafana: unified alerting */
+	RB_WH_GENERIC	    /* POST /hooks/NAME: any JSON object */
 };
 
 /* "alertmanager", "grafana", "generic". */
@@ -55,14 +55,14 @@ const char *rb_wh_kind_name(enum rb_wh_kind kind);
  * router and templates read (struct rb_alert of scope.h).
  */
 struct rb_wh_alert {
-	char *status;			/* "firing" or "resolved" */
-	struct rb_label *labels;	/* sorted by key, keys unique */
+	char *status;		 /* "firing" or "resolved" */
+	struct rb_label *labels; /* sorted by key, keys unique */
 	size_t nlabels;
-	struct rb_label *annotations;	/* sorted by key, keys unique */
+	struct rb_label *annotations; /* sorted by key, keys unique */
 	size_t nannotations;
-	char *fingerprint;		/* sender's, or computed (16 hex) */
-	char *starts_at;		/* as sent; "" when absent */
-	struct rb_alert view;		/* borrowed view of the above */
+	char *fingerprint;    /* sender's, or computed (16 hex) */
+	char *starts_at;      /* as sent; "" when absent */
+	struct rb_alert view; /* borrowed view of the above */
 };
 
 /* A parsed body: its alerts in the order they were sent. */
@@ -71,7 +71,10 @@ struct rb_wh_payload {
 	struct rb_wh_alert *alerts;
 	size_t nalerts;
 };
-#define RB_WH_PAYLOAD_INIT { RB_WH_ALERTMANAGER, NULL, 0 }
+#define RB_WH_PAYLOAD_INIT                                                     \
+	{                                                                      \
+		RB_WH_ALERTMANAGER, NULL, 0                                    \
+	}
 
 /*
  * Check that the JSON text body (len bytes) nests arrays and objects at
@@ -114,8 +117,8 @@ void rb_wh_payload_release(struct rb_wh_payload *p);
  * by name, each name and each value followed by the byte 0xFF, written as
  * 16 lower-case hex digits. {} gives "cbf29ce484222325".
  */
-void rb_wh_fingerprint(char out[RB_WH_FINGERPRINT_SIZE],
-    const struct rb_label *labels, size_t n);
+void rb_wh_fingerprint(
+    char out[RB_WH_FINGERPRINT_SIZE], const struct rb_label *labels, size_t n);
 
 /*
  * Append the alert as the JSON object the queue stores and `runbook run
@@ -124,8 +127,8 @@ void rb_wh_fingerprint(char out[RB_WH_FINGERPRINT_SIZE],
  *    "labels":{..},"starts_at":"..","status":"firing"}
  * (keys sorted, compact, UTF-8 kept). Returns 0 or RB_ETOOBIG (out's cap).
  */
-int rb_wh_alert_json(struct rb_buf *out, const struct rb_alert *a,
-    enum rb_wh_kind kind);
+int rb_wh_alert_json(
+    struct rb_buf *out, const struct rb_alert *a, enum rb_wh_kind kind);
 
 /* ------------------------------------------------------------------ */
 /* Authentication (wh_auth.c) */
@@ -141,10 +144,10 @@ struct rb_wh_auth;
 /* The outcome of a check; also the `reason` label of auth metrics. */
 enum rb_wh_auth_result {
 	RB_WH_AUTH_OK = 0,
-	RB_WH_AUTH_MISSING,	/* no credentials for any configured scheme */
-	RB_WH_AUTH_MALFORMED,	/* a credential header that does not parse */
-	RB_WH_AUTH_INVALID,	/* wrong token, password or signature */
-	RB_WH_AUTH_STALE	/* signed timestamp outside the window */
+	RB_WH_AUTH_MISSING,   /* no credentials for any scheme */
+	RB_WH_AUTH_MALFORMED, /* a credential that does not parse */
+	RB_WH_AUTH_INVALID,   /* wrong token, password or signature */
+	RB_WH_AUTH_STALE      /* signed timestamp outside the window */
 };
 #define RB_WH_AUTH_NRESULTS 5
 
@@ -193,8 +196,8 @@ enum rb_wh_auth_result rb_wh_auth_check(const struct rb_wh_auth *a,
  * surrounding blanks are ignored; exactly 64 hex digits of either case.
  * Returns 0 and fills out, or RB_EINVAL.
  */
-int rb_wh_sig_parse(unsigned char out[RB_WH_MAC_SIZE], const char *value,
-    const char *prefix);
+int rb_wh_sig_parse(
+    unsigned char out[RB_WH_MAC_SIZE], const char *value, const char *prefix);
 /*
  * Split an Authorization header value "<scheme> <credentials>" whose
  * scheme equals scheme case-insensitively. Returns 0 and points
@@ -236,13 +239,16 @@ int rb_wh_route_matches(const struct rb_route *r, const struct rb_alert *a,
 
 /* What the router decided for one alert. */
 struct rb_wh_match {
-	const struct rb_route *route;	/* first route taking it; NULL: none */
-	const char *runbook;		/* absolute path of its runbook */
-	char *params;			/* JSON object of rendered params */
-	char *dedup_key;		/* ["route","fingerprint","startsAt"] */
-	int64_t window_ms;		/* the route's dedup window; 0: none */
+	const struct rb_route *route; /* the route taking it, or NULL */
+	const char *runbook;	      /* absolute path of its runbook */
+	char *params;		      /* JSON object, rendered params */
+	char *dedup_key;	      /* ["route","fingerprint","startsAt"] */
+	int64_t window_ms;	      /* dedup window; 0: none */
 };
-#define RB_WH_MATCH_INIT { NULL, NULL, NULL, NULL, 0 }
+#define RB_WH_MATCH_INIT                                                       \
+	{                                                                      \
+		NULL, NULL, NULL, NULL, 0                                      \
+	}
 
 /*
  * Route alert a (see rb_wh_route_matches) to the first route that takes
@@ -263,8 +269,8 @@ void rb_wh_match_release(struct rb_wh_match *m);
  * The loaded target runbook whose absolute path is path (as in
  * rb_wh_match.runbook and the queue), or NULL. Owned by the router.
  */
-const struct rb_runbook *rb_wh_router_runbook(const struct rb_wh_router *rt,
-    const char *path);
+const struct rb_runbook *rb_wh_router_runbook(
+    const struct rb_wh_router *rt, const char *path);
 
 /*
  * The lock key a queued run will take (SPEC 2.1 `lock`, default the
@@ -283,11 +289,7 @@ int rb_wh_lock_key(struct rb_buf *out, const struct rb_runbook *rb,
 
 struct rb_wh_server;
 
-enum rb_wh_log_level {
-	RB_WH_LOG_INFO,
-	RB_WH_LOG_WARN,
-	RB_WH_LOG_ERROR
-};
+enum rb_wh_log_level { RB_WH_LOG_INFO, RB_WH_LOG_WARN, RB_WH_LOG_ERROR };
 
 /*
  * Receives each log line: one JSON object (no newline) with at least "ts",
@@ -295,11 +297,11 @@ enum rb_wh_log_level {
  * matched, queued, deduplicated, rejected and duration_ms. Text from the
  * outside (paths, reasons) is JSON-escaped, so a line is always one line.
  */
-typedef void (*rb_wh_log_fn)(enum rb_wh_log_level level, const char *line,
-    void *payload);
+typedef void (*rb_wh_log_fn)(
+    enum rb_wh_log_level level, const char *line, void *payload);
 
 struct rb_wh_serve_opts {
-	const struct rb_routes *routes;	/* required; outlives the server */
+	const struct rb_routes *routes; /* required; outlives server */
 	const char *listen;		/* HOST:PORT; NULL: routes->listen */
 	const char *state_dir;		/* NULL: rb_store_default_dir() */
 	const char *exe;		/* the runbook binary for children;
@@ -311,8 +313,10 @@ struct rb_wh_serve_opts {
 	rb_wh_log_fn log;		/* NULL: no logging */
 	void *payload;			/* for log */
 };
-#define RB_WH_SERVE_OPTS_INIT { NULL, NULL, NULL, NULL, 10, 512, 128, \
-	30000, NULL, NULL }
+#define RB_WH_SERVE_OPTS_INIT                                                  \
+	{                                                                      \
+		NULL, NULL, NULL, NULL, 10, 512, 128, 30000, NULL, NULL        \
+	}
 
 /*
  * Prepare everything that can fail before serving: read the auth secrets

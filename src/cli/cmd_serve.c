@@ -43,13 +43,11 @@ log_line(enum rb_wh_log_level level, const char *line, void *payload)
 int
 cmd_serve(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "routes", required_argument, NULL, 'r' },
+	static const struct option opts[] = { { "routes", required_argument,
+						  NULL, 'r' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "state", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	struct rb_wh_serve_opts so = RB_WH_SERVE_OPTS_INIT;
 	struct rb_diags diags = RB_DIAGS_INIT;
 	struct rb_error err = RB_ERROR_INIT;
@@ -93,8 +91,8 @@ cmd_serve(int argc, char **argv)
 	if ((r = rb_wh_serve_new(&srv, &so, &diags, &err)) != 0) {
 		cli_print_diags(&diags);
 		cli_print_error(&err);
-		ex = r == RB_EINVAL || r == RB_ENOTFOUND ? RB_EXIT_USAGE :
-		    RB_EXIT_FAILED;
+		ex = r == RB_EINVAL || r == RB_ENOTFOUND ? RB_EXIT_USAGE
+							 : RB_EXIT_FAILED;
 		goto out;
 	}
 	cli_print_diags(&diags);

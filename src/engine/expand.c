@@ -80,8 +80,9 @@ new_frame(struct engine *e, const struct rb_runbook *rb, const char *prefix,
 }
 
 /*
- * Expand the steps of frame f. For each local step, *ends[i] is the node
- * that its dependents must wait for. Returns 0 or an error in err.
+ * Expand the steps of frame f into the run's DAG: each local step's start
+ * node waits for the end nodes of what it needs. Returns 0 or an error in
+ * err.
  */
 static int
 expand(struct engine *e, struct frame *f, int depth, struct rb_error *err)
@@ -89,7 +90,6 @@ expand(struct engine *e, struct frame *f, int depth, struct rb_error *err)
 	const struct rb_runbook *rb = f->rb;
 	size_t *start = xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof(*start));
 	size_t *end = xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof(*end));
-	bool *needed = xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof(*needed));
 	size_t i, j;
 	int r = 0;
 
@@ -159,7 +159,6 @@ expand(struct engine *e, struct frame *f, int depth, struct rb_error *err)
 
 		for (j = 0; j < s->nneed_idx; j++) {
 			add_need(&e->xsteps[start[i]], end[s->need_idx[j]]);
-			needed[s->need_idx[j]] = true;
 		}
 		if (s->nneed_idx == 0 && f->parent != NULL)
 			add_need(&e->xsteps[start[i]], f->start_node);
@@ -167,7 +166,6 @@ expand(struct engine *e, struct frame *f, int depth, struct rb_error *err)
 out:
 	free(start);
 	free(end);
-	free(needed);
 	return r;
 }
 

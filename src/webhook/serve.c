@@ -63,9 +63,9 @@
 extern char **environ;
 
 #define SD_LISTEN_FDS_START 3
-#define MAX_LOG_TEXT 512		/* outside text in logs and audit */
+#define MAX_LOG_TEXT 512 /* outside text in logs and audit */
 #define MAX_HOOK_NAME 64
-#define MAX_WAIT_MS 1000		/* poll at least this often */
+#define MAX_WAIT_MS 1000 /* poll at least this often */
 /*
  * After a body overflows max_body, this much more is read and dropped so
  * that the 413 can be sent once the request is complete (libmicrohttpd
@@ -74,22 +74,21 @@ extern char **environ;
  */
 #define MAX_DISCARD (8 * 1024 * 1024)
 
-static const int known_codes[] = { 200, 202, 400, 401, 404, 405, 413, 422,
-	500, 503 };
+static const int known_codes[] = { 200, 202, 400, 401, 404, 405, 413, 422, 500,
+	503 };
 #define NCODES RB_ARRAY_SIZE(known_codes)
 
 enum alert_result { AL_QUEUED, AL_DEDUP, AL_REJECTED, AL_UNMATCHED, AL_N };
-static const char *const alert_result_names[AL_N] = { "queued",
-	"deduplicated", "rejected", "unmatched" };
+static const char *const alert_result_names[AL_N] = { "queued", "deduplicated",
+	"rejected", "unmatched" };
 
-enum run_result { RUN_STARTED, RUN_SUCCEEDED, RUN_FAILED, RUN_PAUSED,
-	RUN_N };
-static const char *const run_result_names[RUN_N] = { "started",
-	"succeeded", "failed", "paused" };
+enum run_result { RUN_STARTED, RUN_SUCCEEDED, RUN_FAILED, RUN_PAUSED, RUN_N };
+static const char *const run_result_names[RUN_N] = { "started", "succeeded",
+	"failed", "paused" };
 
 /* Counters for /metrics. Label values are fixed sets, never alert data. */
 struct metrics {
-	uint64_t requests[NCODES + 1];	/* by known_codes; last: other */
+	uint64_t requests[NCODES + 1]; /* by known_codes; last: other */
 	uint64_t alerts[AL_N];
 	uint64_t runs[RUN_N];
 	uint64_t auth_failures[RB_WH_AUTH_NRESULTS];
@@ -102,11 +101,11 @@ enum endpoint { EP_NOTFOUND, EP_HEALTH, EP_METRICS, EP_HOOK };
 enum op_kind { OP_AUDIT, OP_ENQUEUE };
 struct op {
 	enum op_kind kind;
-	const char *event;		/* OP_AUDIT: a static name */
+	const char *event; /* OP_AUDIT: a static name */
 	char *actor;
-	json_t *details;		/* OP_ENQUEUE: extended with queue_id */
-	char *route;			/* OP_ENQUEUE from here on */
-	const char *runbook;		/* borrowed from the router */
+	json_t *details;     /* OP_ENQUEUE: extended with queue_id */
+	char *route;	     /* OP_ENQUEUE from here on */
+	const char *runbook; /* borrowed from the router */
 	char *params;
 	char *alert;
 	char *dedup_key;
@@ -119,34 +118,34 @@ struct req {
 	struct MHD_Connection *conn;
 	enum endpoint ep;
 	enum rb_wh_kind kind;
-	char hook[MAX_HOOK_NAME + 1];	/* /hooks/NAME */
+	char hook[MAX_HOOK_NAME + 1]; /* /hooks/NAME */
 	char method[16];
-	char *path;			/* for logs: bounded, as received */
-	char ip[NI_MAXHOST];		/* the peer's address */
-	char remote[NI_MAXHOST + NI_MAXSERV + 4];	/* address:port */
+	char *path;	     /* for logs: bounded, as received */
+	char ip[NI_MAXHOST]; /* the peer's address */
+	char remote[NI_MAXHOST + NI_MAXSERV + 4]; /* address:port */
 	int64_t t0_us;
-	struct rb_buf body;		/* capped at max_body */
-	bool toobig;			/* the body overflowed max_body */
-	size_t discarded;		/* bytes dropped since */
-	bool decided;			/* outcome known; parked or answered */
-	bool needs_commit;		/* 2xx only if the round commits */
+	struct rb_buf body; /* capped at max_body */
+	bool toobig;	    /* the body overflowed max_body */
+	size_t discarded;   /* bytes dropped since */
+	bool decided;	    /* parked or answered */
+	bool needs_commit;  /* 2xx only if the round commits */
 	bool answered;
 	int code;
-	char *resp;			/* response body (JSON or text) */
+	char *resp; /* response body (JSON or text) */
 	const char *ctype;
-	const char *www_auth;		/* WWW-Authenticate on 401, or NULL */
+	const char *www_auth; /* WWW-Authenticate on 401 */
 	size_t matched, queued, dedup, rejected, unmatched;
 	struct op *ops;
 	size_t nops, aops;
-	struct req *next;		/* in the parked list */
+	struct req *next; /* in the parked list */
 };
 
 /* A run child: `runbook run --queue-id ID`. */
 struct run {
-	struct rb_proc proc;		/* must not move while running */
+	struct rb_proc proc; /* must not move while running */
 	struct rb_wh_server *srv;
 	int64_t queue_id;
-	char *lock_key;			/* the lock its runbook takes */
+	char *lock_key; /* the lock its runbook takes */
 	struct run *prev, *next;
 };
 
@@ -169,25 +168,25 @@ struct rb_wh_server {
 	struct rb_store *st;
 	struct rb_evloop *loop;
 	struct MHD_Daemon *d;
-	int listen_fd;			/* ours until MHD takes it */
-	int epoll_fd;			/* MHD's, watched by loop */
-	char address[NI_MAXHOST + NI_MAXSERV + 4];	/* host:port */
+	int listen_fd;				   /* ours until MHD takes it */
+	int epoll_fd;				   /* MHD's, watched by loop */
+	char address[NI_MAXHOST + NI_MAXSERV + 4]; /* host:port */
 	char *exe;
 	char *state_dir;
-	struct rb_strvec child_env;	/* base environment of run children */
+	struct rb_strvec child_env; /* environment of run children */
 	size_t max_body;
 	int max_runs;
 
 	struct req *parked, **parked_tail;
-	size_t inflight;		/* requests not yet completed */
+	size_t inflight; /* requests not yet completed */
 	struct run *runs;
 	size_t nrunning;
-	struct held *held;		/* FIFO of claimed, waiting entries */
+	struct held *held; /* FIFO of claimed, waiting entries */
 	size_t nheld;
-	bool want_claim;		/* the queue may have work */
+	bool want_claim; /* the queue may have work */
 	bool claim_error_logged;
 
-	int signals;			/* SIGINT/SIGTERM received */
+	int signals; /* SIGINT/SIGTERM received */
 	bool draining;
 	int64_t drain_deadline_ms;
 	struct metrics m;
@@ -231,8 +230,8 @@ jstr(const char *s)
 
 /* Emit one log line: {"ts","level","msg", fields...}; takes fields. */
 static void
-slog(const struct rb_wh_server *s, enum rb_wh_log_level level,
-    const char *msg, json_t *fields)
+slog(const struct rb_wh_server *s, enum rb_wh_log_level level, const char *msg,
+    json_t *fields)
 {
 	static const char *const names[] = { "info", "warning", "error" };
 	char ts[40];
@@ -271,8 +270,8 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	n = strlen(text);
 	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
 		text[--n] = '\0';
-	slog(s, RB_WH_LOG_WARN, "libmicrohttpd", json_pack("{s:o}", "detail",
-	    jstr(text)));
+	slog(s, RB_WH_LOG_WARN, "libmicrohttpd",
+	    json_pack("{s:o}", "detail", jstr(text)));
 }
 
 /* ------------------------------------------------------------------ */
@@ -297,20 +296,20 @@ send_response(struct req *q)
 	const char *body = q->resp != NULL ? q->resp : "";
 	enum MHD_Result ret;
 
-	resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
-	    MHD_RESPMEM_MUST_COPY);
+	resp = MHD_create_response_from_buffer(
+	    strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    q->ctype != NULL ? q->ctype : "application/json");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-store");
+	MHD_add_response_header(
+	    resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (q->code == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 		    q->ep == EP_HOOK ? "POST" : "GET, HEAD");
 	if (q->code == MHD_HTTP_UNAUTHORIZED && q->www_auth != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-		    q->www_auth);
+		MHD_add_response_header(
+		    resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, q->www_auth);
 	ret = MHD_queue_response(q->conn, (unsigned int)q->code, resp);
 	MHD_destroy_response(resp);
 	q->answered = true;
@@ -396,19 +395,18 @@ ops_free(struct req *q)
 static json_t *
 base_details(const struct req *q)
 {
-	return json_pack("{s:s,s:o}", "kind", rb_wh_kind_name(q->kind),
-	    "path", jstr(q->path));
+	return json_pack("{s:s,s:o}", "kind", rb_wh_kind_name(q->kind), "path",
+	    jstr(q->path));
 }
 
 static void
-add_audit(struct req *q, const char *event, const char *route,
-    json_t *details)
+add_audit(struct req *q, const char *event, const char *route, json_t *details)
 {
 	struct op *o = add_op(q, OP_AUDIT);
 
 	o->event = event;
-	o->actor = route != NULL ? xstrfmt("webhook:%s/%s", q->ip, route) :
-	    xstrfmt("webhook:%s", q->ip);
+	o->actor = route != NULL ? xstrfmt("webhook:%s/%s", q->ip, route)
+				 : xstrfmt("webhook:%s", q->ip);
 	o->details = details;
 }
 
@@ -447,8 +445,8 @@ struct framing {
 };
 
 static enum MHD_Result
-count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+count_framing(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct framing *f = cls;
 
@@ -476,13 +474,17 @@ check_framing(struct req *q)
 
 	MHD_get_connection_values(q->conn, MHD_HEADER_KIND, count_framing, &f);
 	if (f.ncl > 1) {
-		reject(q, MHD_HTTP_BAD_REQUEST, "more than one Content-Length "
-		    "header", NULL);
+		reject(q, MHD_HTTP_BAD_REQUEST,
+		    "more than one Content-Length "
+		    "header",
+		    NULL);
 		return true;
 	}
 	if (f.ncl > 0 && f.nte > 0) {
-		reject(q, MHD_HTTP_BAD_REQUEST, "both Content-Length and "
-		    "Transfer-Encoding", NULL);
+		reject(q, MHD_HTTP_BAD_REQUEST,
+		    "both Content-Length and "
+		    "Transfer-Encoding",
+		    NULL);
 		return true;
 	}
 	if (f.nte > 1 || (f.nte == 1 && strcasecmp(f.te, "chunked") != 0)) {
@@ -490,10 +492,13 @@ check_framing(struct req *q)
 		    NULL);
 		return true;
 	}
-	if (f.ncl == 1 && (rb_parse_int(&cl, f.cl, 0, LLONG_MAX) != 0 ||
-	    (unsigned long long)cl > q->srv->max_body)) {
-		reject(q, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than "
-		    "max_body", NULL);
+	if (f.ncl == 1 &&
+	    (rb_parse_int(&cl, f.cl, 0, LLONG_MAX) != 0 ||
+		(unsigned long long)cl > q->srv->max_body)) {
+		reject(q, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "body larger than "
+		    "max_body",
+		    NULL);
 		return true;
 	}
 	return false;
@@ -529,8 +534,8 @@ route_alert(struct req *q, const struct rb_wh_alert *a)
 	if (r != 0) {
 		q->rejected++;
 		json_object_set_new(d, "reason", jstr(err.msg));
-		add_audit(q, "webhook.rejected", m.route != NULL ?
-		    m.route->name : NULL, d);
+		add_audit(q, "webhook.rejected",
+		    m.route != NULL ? m.route->name : NULL, d);
 		goto out;
 	}
 	rb_wh_alert_json(&alert, &a->view, q->kind);
@@ -566,16 +571,18 @@ decide_hook(struct req *q)
 	    q->body.len, (int64_t)time(NULL), &scheme);
 	if (ar != RB_WH_AUTH_OK) {
 		s->m.auth_failures[ar]++;
-		snprintf(reason, sizeof(reason), "authentication failed: %s "
-		    "(%s)", rb_wh_auth_result_name(ar), scheme);
-		q->www_auth = strcmp(scheme, "bearer") == 0 ? "Bearer" :
-		    strcmp(scheme, "basic") == 0 ? "Basic realm=\"runbook\"" :
-		    NULL;
+		snprintf(reason, sizeof(reason),
+		    "authentication failed: %s "
+		    "(%s)",
+		    rb_wh_auth_result_name(ar), scheme);
+		q->www_auth = strcmp(scheme, "bearer") == 0 ? "Bearer"
+		    : strcmp(scheme, "basic") == 0 ? "Basic realm=\"runbook\""
+						   : NULL;
 		reject(q, MHD_HTTP_UNAUTHORIZED, reason, scheme);
 		return;
 	}
-	if ((r = rb_wh_payload_parse(&p, q->kind, q->body.buf, q->body.len,
-	    &err)) != 0) {
+	if ((r = rb_wh_payload_parse(
+		 &p, q->kind, q->body.buf, q->body.len, &err)) != 0) {
 		reject(q, MHD_HTTP_BAD_REQUEST, err.msg, NULL);
 		goto out;
 	}
@@ -584,8 +591,8 @@ decide_hook(struct req *q)
 	if (q->unmatched > 0) {
 		json_t *d = base_details(q);
 
-		json_object_set_new(d, "alerts", json_integer(
-		    (json_int_t)q->unmatched));
+		json_object_set_new(
+		    d, "alerts", json_integer((json_int_t)q->unmatched));
 		add_audit(q, "webhook.unmatched", NULL, d);
 	}
 	s->m.alerts[AL_REJECTED] += q->rejected;
@@ -619,27 +626,33 @@ metrics_text(struct rb_wh_server *s)
 	int64_t depth = 0;
 	size_t i;
 
-#define HEAD(name, type, help) \
+#define HEAD(name, type, help)                                                 \
 	rb_buf_addf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type)
 	HEAD("runbook_webhook_requests_total", "counter",
 	    "Webhook listener HTTP requests by response code.");
 	for (i = 0; i < NCODES; i++)
-		rb_buf_addf(&b, "runbook_webhook_requests_total{code=\"%d\"} "
-		    "%llu\n", known_codes[i],
-		    (unsigned long long)s->m.requests[i]);
-	rb_buf_addf(&b, "runbook_webhook_requests_total{code=\"other\"} "
-	    "%llu\n", (unsigned long long)s->m.requests[NCODES]);
+		rb_buf_addf(&b,
+		    "runbook_webhook_requests_total{code=\"%d\"} "
+		    "%llu\n",
+		    known_codes[i], (unsigned long long)s->m.requests[i]);
+	rb_buf_addf(&b,
+	    "runbook_webhook_requests_total{code=\"other\"} "
+	    "%llu\n",
+	    (unsigned long long)s->m.requests[NCODES]);
 	HEAD("runbook_webhook_alerts_total", "counter",
 	    "Alerts received, by what happened to them.");
 	for (i = 0; i < AL_N; i++)
-		rb_buf_addf(&b, "runbook_webhook_alerts_total{result=\"%s\"} "
-		    "%llu\n", alert_result_names[i],
-		    (unsigned long long)s->m.alerts[i]);
+		rb_buf_addf(&b,
+		    "runbook_webhook_alerts_total{result=\"%s\"} "
+		    "%llu\n",
+		    alert_result_names[i], (unsigned long long)s->m.alerts[i]);
 	HEAD("runbook_webhook_auth_failures_total", "counter",
 	    "Requests refused by authentication, by reason.");
 	for (i = 1; i < RB_WH_AUTH_NRESULTS; i++)
-		rb_buf_addf(&b, "runbook_webhook_auth_failures_total{reason="
-		    "\"%s\"} %llu\n", rb_wh_auth_result_name(i),
+		rb_buf_addf(&b,
+		    "runbook_webhook_auth_failures_total{reason="
+		    "\"%s\"} %llu\n",
+		    rb_wh_auth_result_name(i),
 		    (unsigned long long)s->m.auth_failures[i]);
 	HEAD("runbook_runs_total", "counter",
 	    "Runs handed to child processes, and how they ended.");
@@ -659,8 +672,7 @@ metrics_text(struct rb_wh_server *s)
 	if (rb_queue_count(&depth, s->st, "queued") == 0) {
 		HEAD("runbook_queue_depth", "gauge",
 		    "Queued runs waiting for a free run slot.");
-		rb_buf_addf(&b, "runbook_queue_depth %lld\n",
-		    (long long)depth);
+		rb_buf_addf(&b, "runbook_queue_depth %lld\n", (long long)depth);
 	}
 #undef HEAD
 	return rb_buf_detach(&b, NULL);
@@ -680,14 +692,15 @@ answer_get(struct req *q)
 		return answer_now(q, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "text/plain; charset=utf-8", xstrdup("shutting down\n"));
 	if (rb_queue_count(&n, s->st, "queued") != 0) {
-		slog(s, RB_WH_LOG_ERROR, "health check failed", json_pack(
-		    "{s:o}", "error", jstr(rb_store_error(s->st)->msg)));
+		slog(s, RB_WH_LOG_ERROR, "health check failed",
+		    json_pack(
+			"{s:o}", "error", jstr(rb_store_error(s->st)->msg)));
 		return answer_now(q, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "text/plain; charset=utf-8",
 		    xstrdup("state database unavailable\n"));
 	}
-	return answer_now(q, MHD_HTTP_OK, "text/plain; charset=utf-8",
-	    xstrdup("ok\n"));
+	return answer_now(
+	    q, MHD_HTTP_OK, "text/plain; charset=utf-8", xstrdup("ok\n"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -704,7 +717,7 @@ valid_hook_name(const char *s)
 		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    (i > 0 && (c == '_' || c == '-'))))
+			(i > 0 && (c == '_' || c == '-'))))
 			return false;
 	}
 	return true;
@@ -741,14 +754,15 @@ peer_address(struct req *q)
 
 	snprintf(q->ip, sizeof(q->ip), "unknown");
 	snprintf(q->remote, sizeof(q->remote), "unknown");
-	ci = MHD_get_connection_info(q->conn,
-	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	ci = MHD_get_connection_info(
+	    q->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci == NULL || ci->client_addr == NULL)
 		return;
-	len = ci->client_addr->sa_family == AF_INET6 ?
-	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	len = ci->client_addr->sa_family == AF_INET6
+	    ? sizeof(struct sockaddr_in6)
+	    : sizeof(struct sockaddr_in);
 	if (getnameinfo(ci->client_addr, len, host, sizeof(host), serv,
-	    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		return;
 	snprintf(q->ip, sizeof(q->ip), "%s", host);
 	if (ci->client_addr->sa_family == AF_INET6)
@@ -758,8 +772,8 @@ peer_address(struct req *q)
 }
 
 static struct req *
-req_new(struct rb_wh_server *s, struct MHD_Connection *conn,
-    const char *url, const char *method)
+req_new(struct rb_wh_server *s, struct MHD_Connection *conn, const char *url,
+    const char *method)
 {
 	struct req *q = xcalloc(1, sizeof(*q));
 
@@ -842,8 +856,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (q->toobig) {
-		reject(q, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than "
-		    "max_body", NULL);
+		reject(q, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "body larger than "
+		    "max_body",
+		    NULL);
 		return MHD_YES;
 	}
 	decide_hook(q);
@@ -865,14 +881,11 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (q == NULL)
 		return;
 	*con_cls = NULL;
-	f = json_pack("{s:s,s:o,s:o,s:i,s:I,s:I,s:I,s:I,s:f}",
-	    "remote", q->remote, "method", jstr(q->method), "path",
-	    jstr(q->path),
-	    "code", q->answered ? q->code : 0,
-	    "matched", (json_int_t)q->matched,
-	    "queued", (json_int_t)q->queued,
-	    "deduplicated", (json_int_t)q->dedup,
-	    "rejected", (json_int_t)q->rejected,
+	f = json_pack("{s:s,s:o,s:o,s:i,s:I,s:I,s:I,s:I,s:f}", "remote",
+	    q->remote, "method", jstr(q->method), "path", jstr(q->path), "code",
+	    q->answered ? q->code : 0, "matched", (json_int_t)q->matched,
+	    "queued", (json_int_t)q->queued, "deduplicated",
+	    (json_int_t)q->dedup, "rejected", (json_int_t)q->rejected,
 	    "duration_ms", (double)(rb_now_us() - q->t0_us) / 1000.0);
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
 	    (size_t)toe < RB_ARRAY_SIZE(toes))
@@ -904,14 +917,15 @@ write_ops(struct rb_wh_server *s, struct req *q)
 			e.params = o->params;
 			e.alert = o->alert;
 			e.dedup_key = o->dedup_key;
-			e.source = q->ip;	/* run actor: webhook:IP/ROUTE */
-			if ((r = rb_queue_enqueue(&id, &res, s->st, &e,
-			    o->window_ms)) != 0)
+			e.source = q->ip; /* actor webhook:IP/ROUTE */
+			if ((r = rb_queue_enqueue(
+				 &id, &res, s->st, &e, o->window_ms)) != 0)
 				return r;
-			json_object_set_new(o->details, "queue_id",
-			    json_integer(id));
-			o->event = res == RB_QUEUE_QUEUED ? "webhook.accepted" :
-			    "webhook.deduplicated";
+			json_object_set_new(
+			    o->details, "queue_id", json_integer(id));
+			o->event = res == RB_QUEUE_QUEUED
+			    ? "webhook.accepted"
+			    : "webhook.deduplicated";
 			if (res == RB_QUEUE_QUEUED)
 				q->queued++;
 			else
@@ -920,8 +934,8 @@ write_ops(struct rb_wh_server *s, struct req *q)
 		details = json_dumps(o->details, JSON_COMPACT | JSON_SORT_KEYS);
 		if (details == NULL)
 			RB_BUG("cannot serialise audit details");
-		r = rb_audit_append(NULL, s->st, o->event, o->actor, NULL,
-		    details);
+		r = rb_audit_append(
+		    NULL, s->st, o->event, o->actor, NULL, details);
 		free(details);
 		if (r != 0)
 			return r;
@@ -938,12 +952,10 @@ hook_body(const struct req *q)
 
 	if (q->matched == 0)
 		return xstrdup("{\"matched\":0}");
-	o = json_pack("{s:I,s:I,s:I,s:I,s:I}",
-	    "matched", (json_int_t)q->matched,
-	    "queued", (json_int_t)q->queued,
-	    "deduplicated", (json_int_t)q->dedup,
-	    "rejected", (json_int_t)q->rejected,
-	    "unmatched", (json_int_t)q->unmatched);
+	o = json_pack("{s:I,s:I,s:I,s:I,s:I}", "matched",
+	    (json_int_t)q->matched, "queued", (json_int_t)q->queued,
+	    "deduplicated", (json_int_t)q->dedup, "rejected",
+	    (json_int_t)q->rejected, "unmatched", (json_int_t)q->unmatched);
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
@@ -985,7 +997,7 @@ commit_round(struct rb_wh_server *s)
 		s->m.commit_failures++;
 		slog(s, RB_WH_LOG_ERROR, "cannot record webhook requests",
 		    json_pack("{s:o,s:o}", "error", jstr(err.msg), "hint",
-		    jstr(err.hint)));
+			jstr(err.hint)));
 	}
 	for (q = list; q != NULL; q = next) {
 		next = q->next;
@@ -993,8 +1005,10 @@ commit_round(struct rb_wh_server *s)
 			q->queued = q->dedup = 0;
 			if (q->needs_commit) {
 				set_response(q, MHD_HTTP_SERVICE_UNAVAILABLE,
-				    "application/json", error_body("the state "
-				    "database is unavailable; retry later"));
+				    "application/json",
+				    error_body("the state "
+					       "database is unavailable; retry "
+					       "later"));
 			}
 		} else {
 			s->m.alerts[AL_QUEUED] += q->queued;
@@ -1015,8 +1029,8 @@ commit_round(struct rb_wh_server *s)
 /* ------------------------------------------------------------------ */
 /* Runs */
 
-static void run_done(struct rb_proc *proc, struct rb_proc_result *res,
-    void *payload);
+static void run_done(
+    struct rb_proc *proc, struct rb_proc_result *res, void *payload);
 
 static void
 run_unlink(struct rb_wh_server *s, struct run *run)
@@ -1051,18 +1065,18 @@ run_start(struct rb_wh_server *s, int64_t id, char *lock_key)
 	for (i = 0; i < s->child_env.nr; i++)
 		rb_strvec_push(&run->proc.env, s->child_env.v[i]);
 	run->proc.in = RB_PROC_DEVNULL;
-	run->proc.out = STDERR_FILENO;	/* the run's output joins our log */
+	run->proc.out = STDERR_FILENO; /* the run's output: our log */
 	run->proc.err = STDERR_FILENO;
 	run->proc.on_done = run_done;
 	run->proc.payload = run;
 	if (rb_proc_start(&run->proc, s->loop, &err) != 0) {
-		slog(s, RB_WH_LOG_ERROR, "cannot start run", json_pack(
-		    "{s:I,s:o}", "queue_id", (json_int_t)id, "error",
-		    jstr(err.msg)));
+		slog(s, RB_WH_LOG_ERROR, "cannot start run",
+		    json_pack("{s:I,s:o}", "queue_id", (json_int_t)id, "error",
+			jstr(err.msg)));
 		if (rb_queue_mark(s->st, id, "failed", NULL) != 0)
 			slog(s, RB_WH_LOG_ERROR, "cannot mark queue entry",
 			    json_pack("{s:I,s:o}", "queue_id", (json_int_t)id,
-			    "error", jstr(rb_store_error(s->st)->msg)));
+				"error", jstr(rb_store_error(s->st)->msg)));
 		s->m.runs[RUN_FAILED]++;
 		rb_proc_release(&run->proc);
 		free(run->lock_key);
@@ -1075,8 +1089,9 @@ run_start(struct rb_wh_server *s, int64_t id, char *lock_key)
 	s->runs = run;
 	s->nrunning++;
 	s->m.runs[RUN_STARTED]++;
-	slog(s, RB_WH_LOG_INFO, "run started", json_pack("{s:I,s:i}",
-	    "queue_id", (json_int_t)id, "pid", (int)run->proc.pid));
+	slog(s, RB_WH_LOG_INFO, "run started",
+	    json_pack("{s:I,s:i}", "queue_id", (json_int_t)id, "pid",
+		(int)run->proc.pid));
 }
 
 static void
@@ -1101,14 +1116,16 @@ run_done(struct rb_proc *proc, struct rb_proc_result *res, void *payload)
 	}
 	s->m.runs[rr]++;
 	if (rb_queue_mark(s->st, run->queue_id, status, NULL) != 0)
-		slog(s, RB_WH_LOG_ERROR, "cannot mark queue entry", json_pack(
-		    "{s:I,s:o}", "queue_id", (json_int_t)run->queue_id,
-		    "error", jstr(rb_store_error(s->st)->msg)));
+		slog(s, RB_WH_LOG_ERROR, "cannot mark queue entry",
+		    json_pack("{s:I,s:o}", "queue_id",
+			(json_int_t)run->queue_id, "error",
+			jstr(rb_store_error(s->st)->msg)));
 	slog(s, rr == RUN_FAILED ? RB_WH_LOG_WARN : RB_WH_LOG_INFO,
-	    "run finished", json_pack("{s:I,s:i,s:i,s:s,s:I}",
-	    "queue_id", (json_int_t)run->queue_id, "pid", (int)proc->pid,
-	    "exit", res->status, "result", run_result_names[rr],
-	    "duration_ms", (json_int_t)(res->end_ms - res->start_ms)));
+	    "run finished",
+	    json_pack("{s:I,s:i,s:i,s:s,s:I}", "queue_id",
+		(json_int_t)run->queue_id, "pid", (int)proc->pid, "exit",
+		res->status, "result", run_result_names[rr], "duration_ms",
+		(json_int_t)(res->end_ms - res->start_ms)));
 	run_unlink(s, run);
 	rb_proc_release(&run->proc);
 	free(run->lock_key);
@@ -1132,8 +1149,8 @@ lock_busy(const struct rb_wh_server *s, const char *key)
 static char *
 entry_lock_key(struct rb_wh_server *s, const struct rb_queue_entry *e)
 {
-	const struct rb_runbook *rb = rb_wh_router_runbook(s->router,
-	    e->runbook);
+	const struct rb_runbook *rb =
+	    rb_wh_router_runbook(s->router, e->runbook);
 	struct rb_buf key = RB_BUF_INIT;
 
 	if (rb == NULL)
@@ -1173,8 +1190,10 @@ hold(struct rb_wh_server *s, int64_t id, char *key)
 		pp = &(*pp)->next;
 	*pp = h;
 	s->nheld++;
-	slog(s, RB_WH_LOG_INFO, "run waits for a running run with the same "
-	    "lock", json_pack("{s:I}", "queue_id", (json_int_t)id));
+	slog(s, RB_WH_LOG_INFO,
+	    "run waits for a running run with the same "
+	    "lock",
+	    json_pack("{s:I}", "queue_id", (json_int_t)id));
 }
 
 /*
@@ -1203,17 +1222,19 @@ claim_runs(struct rb_wh_server *s)
 			/* Try again on the next event (a request or a run
 			 * that ends); log only the first failure. */
 			if (!s->claim_error_logged)
-				slog(s, RB_WH_LOG_ERROR, "cannot claim a "
-				    "queued run", json_pack("{s:o}", "error",
-				    jstr(rb_store_error(s->st)->msg)));
+				slog(s, RB_WH_LOG_ERROR,
+				    "cannot claim a "
+				    "queued run",
+				    json_pack("{s:o}", "error",
+					jstr(rb_store_error(s->st)->msg)));
 			s->claim_error_logged = true;
 			s->want_claim = false;
 			break;
 		}
 		s->claim_error_logged = false;
-		slog(s, RB_WH_LOG_INFO, "claimed queue entry", json_pack(
-		    "{s:I,s:o,s:o}", "queue_id", (json_int_t)e.id, "route",
-		    jstr(e.route), "runbook", jstr(e.runbook)));
+		slog(s, RB_WH_LOG_INFO, "claimed queue entry",
+		    json_pack("{s:I,s:o,s:o}", "queue_id", (json_int_t)e.id,
+			"route", jstr(e.route), "runbook", jstr(e.runbook)));
 		key = entry_lock_key(s, &e);
 		if (lock_busy(s, key))
 			hold(s, e.id, key);
@@ -1247,13 +1268,13 @@ is_loopback(const struct sockaddr_storage *ss)
 }
 
 static void
-format_address(char *out, size_t outsz, const struct sockaddr_storage *ss,
-    socklen_t len)
+format_address(
+    char *out, size_t outsz, const struct sockaddr_storage *ss, socklen_t len)
 {
 	char host[NI_MAXHOST], serv[NI_MAXSERV];
 
 	if (getnameinfo((const struct sockaddr *)ss, len, host, sizeof(host),
-	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(out, outsz, "unknown");
 	else if (ss->ss_family == AF_INET6)
 		snprintf(out, outsz, "[%s]:%s", host, serv);
@@ -1312,8 +1333,8 @@ activated_socket(void)
 	long long p, n;
 
 	if (pid == NULL || fds == NULL ||
-	    rb_parse_int(&p, pid, 1, INT_MAX) != 0 || p != (long long)getpid() ||
-	    rb_parse_int(&n, fds, 1, INT_MAX) != 0)
+	    rb_parse_int(&p, pid, 1, INT_MAX) != 0 ||
+	    p != (long long)getpid() || rb_parse_int(&n, fds, 1, INT_MAX) != 0)
 		return -1;
 	return SD_LISTEN_FDS_START;
 }
@@ -1330,40 +1351,45 @@ open_listener(struct rb_wh_server *s, const char *addr, bool *out_loopback,
 	int fd = -1, one = 1, gai, r;
 
 	if ((fd = activated_socket()) >= 0) {
-		if (set_fd_flags(fd) != 0 || getsockname(fd,
-		    (struct sockaddr *)&ss, &len) != 0) {
-			r = rb_error_set(err, RB_EIO, "cannot use the socket "
-			    "passed by systemd (fd %d): %s", fd,
-			    strerror(errno));
+		if (set_fd_flags(fd) != 0 ||
+		    getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+			r = rb_error_set(err, RB_EIO,
+			    "cannot use the socket "
+			    "passed by systemd (fd %d): %s",
+			    fd, strerror(errno));
 			fd = -1;
 			goto out;
 		}
 		goto done;
 	}
-	if ((r = split_listen(host, sizeof(host), port, sizeof(port), addr,
-	    err)) != 0)
+	if ((r = split_listen(
+		 host, sizeof(host), port, sizeof(port), addr, err)) != 0)
 		goto out;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
 	if ((gai = getaddrinfo(host, port, &hints, &res)) != 0) {
-		r = rb_error_set(err, RB_EINVAL, "cannot resolve listen "
-		    "address '%s': %s", addr, gai_strerror(gai));
+		r = rb_error_set(err, RB_EINVAL,
+		    "cannot resolve listen "
+		    "address '%s': %s",
+		    addr, gai_strerror(gai));
 		goto out;
 	}
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, res->ai_protocol);
+	fd = socket(res->ai_family,
+	    res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, res->ai_protocol);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    (res->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    (res->ai_family == AF_INET6 &&
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) !=
+		    0) ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
 	    listen(fd, SOMAXCONN) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
-		r = rb_error_set(err, RB_EIO, "cannot listen on '%s': %s",
-		    addr, strerror(errno));
-		rb_error_hint(err, "is another 'runbook serve' running? use "
+		r = rb_error_set(err, RB_EIO, "cannot listen on '%s': %s", addr,
+		    strerror(errno));
+		rb_error_hint(err,
+		    "is another 'runbook serve' running? use "
 		    "--listen to pick another address");
 		goto out;
 	}
@@ -1415,8 +1441,8 @@ static int
 start_daemon(struct rb_wh_server *s, struct rb_error *err)
 {
 	const union MHD_DaemonInfo *info;
-	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_ERROR_LOG;
+	unsigned int flags =
+	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
@@ -1424,23 +1450,24 @@ start_daemon(struct rb_wh_server *s, struct rb_error *err)
 	    ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
-	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_LISTEN_SOCKET,
+	    (MHD_socket)s->listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)s->o.connection_timeout_s,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->o.max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)s->o.max_per_ip,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
-	    MHD_OPTION_END);
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
 	if (s->d == NULL)
-		return rb_error_set(err, RB_EIO, "cannot start the HTTP "
-		    "listener on '%s'", s->address);
+		return rb_error_set(err, RB_EIO,
+		    "cannot start the HTTP "
+		    "listener on '%s'",
+		    s->address);
 	/* The daemon owns the socket now (closed by MHD_stop_daemon). */
 	s->listen_fd = -1;
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (info == NULL || info->epoll_fd < 0)
-		return rb_error_set(err, RB_EIO, "libmicrohttpd has no epoll "
+		return rb_error_set(err, RB_EIO,
+		    "libmicrohttpd has no epoll "
 		    "descriptor");
 	s->epoll_fd = info->epoll_fd;
 	return 0;
@@ -1458,17 +1485,18 @@ resolve_exe(struct rb_wh_server *s, struct rb_error *err)
 	}
 	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
 	if (n <= 0)
-		return rb_error_set(err, RB_EIO, "cannot find the runbook "
-		    "binary (/proc/self/exe): %s", strerror(errno));
+		return rb_error_set(err, RB_EIO,
+		    "cannot find the runbook "
+		    "binary (/proc/self/exe): %s",
+		    strerror(errno));
 	buf[n] = '\0';
 	s->exe = xstrdup(buf);
 	return 0;
 }
 
 int
-rb_wh_serve_new(struct rb_wh_server **out,
-    const struct rb_wh_serve_opts *opts, struct rb_diags *diags,
-    struct rb_error *err)
+rb_wh_serve_new(struct rb_wh_server **out, const struct rb_wh_serve_opts *opts,
+    struct rb_diags *diags, struct rb_error *err)
 {
 	struct rb_wh_server *s = xcalloc(1, sizeof(*s));
 	struct rb_buf dir = RB_BUF_INIT;
@@ -1492,37 +1520,44 @@ rb_wh_serve_new(struct rb_wh_server **out,
 	    (r = rb_store_open(&s->st, dir.buf, err)) != 0)
 		goto out;
 	s->state_dir = xstrdup(rb_store_dir(s->st));
-	if ((r = open_listener(s, opts->listen != NULL ? opts->listen :
-	    s->routes->listen, &loopback, err)) != 0)
+	if ((r = open_listener(s,
+		 opts->listen != NULL ? opts->listen : s->routes->listen,
+		 &loopback, err)) != 0)
 		goto out;
 	if (!rb_wh_auth_configured(s->auth)) {
 		if (!loopback) {
-			r = rb_error_set(err, RB_EINVAL, "refusing to listen "
-			    "on '%s' without authentication", s->address);
-			rb_error_hint(err, "add 'auth:' to the routes file "
+			r = rb_error_set(err, RB_EINVAL,
+			    "refusing to listen "
+			    "on '%s' without authentication",
+			    s->address);
+			rb_error_hint(err,
+			    "add 'auth:' to the routes file "
 			    "(bearer_token_env, basic, hmac or grafana), or "
 			    "listen on 127.0.0.1");
 			goto out;
 		}
-		slog(s, RB_WH_LOG_WARN, "no authentication configured: any "
-		    "local process can start runbooks", json_pack("{s:s}",
-		    "listen", s->address));
+		slog(s, RB_WH_LOG_WARN,
+		    "no authentication configured: any "
+		    "local process can start runbooks",
+		    json_pack("{s:s}", "listen", s->address));
 	}
 	for (i = 0; i < s->routes->nroutes; i++)
 		if (s->routes->routes[i].dedup_ms <= 0)
-			slog(s, RB_WH_LOG_WARN, "route has no 'dedup': every "
+			slog(s, RB_WH_LOG_WARN,
+			    "route has no 'dedup': every "
 			    "delivery of an alert queues a run (Alertmanager "
 			    "HA pairs deliver each notification twice)",
-			    json_pack("{s:s}", "route",
-			    s->routes->routes[i].name));
+			    json_pack(
+				"{s:s}", "route", s->routes->routes[i].name));
 	if ((r = rb_queue_recover(&nrec, s->st)) != 0) {
 		rb_error_set(err, r, "%s", rb_store_error(s->st)->msg);
 		goto out;
 	}
 	if (nrec > 0)
-		slog(s, RB_WH_LOG_INFO, "requeued runs claimed by a listener "
-		    "that died", json_pack("{s:I}", "entries",
-		    (json_int_t)nrec));
+		slog(s, RB_WH_LOG_INFO,
+		    "requeued runs claimed by a listener "
+		    "that died",
+		    json_pack("{s:I}", "entries", (json_int_t)nrec));
 	build_child_env(s);
 	s->loop = rb_evloop_new();
 	if ((r = start_daemon(s, err)) != 0)
@@ -1567,16 +1602,17 @@ on_signal(struct rb_evloop *loop, int signo, void *payload)
 	s->signals++;
 	if (s->signals == 1) {
 		s->draining = true;
-		s->drain_deadline_ms = rb_now_ms() +
-		    (int64_t)s->o.connection_timeout_s * 1000;
+		s->drain_deadline_ms =
+		    rb_now_ms() + (int64_t)s->o.connection_timeout_s * 1000;
 		lfd = MHD_quiesce_daemon(s->d);
 		if (lfd != MHD_INVALID_SOCKET)
 			close(lfd);
-		slog(s, RB_WH_LOG_INFO, "shutting down: no new connections; "
-		    "running runs get SIGTERM", json_pack("{s:s,s:I,s:I}",
-		    "signal", strsignal(signo), "running",
-		    (json_int_t)s->nrunning, "requests",
-		    (json_int_t)s->inflight));
+		slog(s, RB_WH_LOG_INFO,
+		    "shutting down: no new connections; "
+		    "running runs get SIGTERM",
+		    json_pack("{s:s,s:I,s:I}", "signal", strsignal(signo),
+			"running", (json_int_t)s->nrunning, "requests",
+			(json_int_t)s->inflight));
 		for (run = s->runs; run != NULL; run = run->next)
 			rb_proc_kill_tree(&run->proc, s->o.shutdown_grace_ms);
 		return;
@@ -1597,17 +1633,18 @@ rb_wh_serve_run(struct rb_wh_server *s, struct rb_error *err)
 	int64_t wait;
 	int r;
 
-	if ((r = rb_evloop_watch_signals(s->loop, sigs, RB_ARRAY_SIZE(sigs),
-	    on_signal, s, err)) != 0)
+	if ((r = rb_evloop_watch_signals(
+		 s->loop, sigs, RB_ARRAY_SIZE(sigs), on_signal, s, err)) != 0)
 		return r;
-	if ((r = rb_evloop_add_fd(s->loop, s->epoll_fd, RB_EVLOOP_READ,
-	    on_epoll, s)) != 0) {
+	if ((r = rb_evloop_add_fd(
+		 s->loop, s->epoll_fd, RB_EVLOOP_READ, on_epoll, s)) != 0) {
 		rb_error_set(err, r, "cannot watch the listener");
 		goto out;
 	}
-	slog(s, RB_WH_LOG_INFO, "listening", json_pack("{s:s,s:s,s:I,s:i}",
-	    "address", s->address, "state", s->state_dir,
-	    "routes", (json_int_t)s->routes->nroutes, "max_runs", s->max_runs));
+	slog(s, RB_WH_LOG_INFO, "listening",
+	    json_pack("{s:s,s:s,s:I,s:i}", "address", s->address, "state",
+		s->state_dir, "routes", (json_int_t)s->routes->nroutes,
+		"max_runs", s->max_runs));
 	for (;;) {
 		if (again || claim_deferred)
 			wait = 0;
@@ -1637,12 +1674,14 @@ rb_wh_serve_run(struct rb_wh_server *s, struct rb_error *err)
 			claim_runs(s);
 			claim_deferred = false;
 		}
-		if (s->draining && !again && !claim_deferred && s->nrunning == 0 &&
+		if (s->draining && !again && !claim_deferred &&
+		    s->nrunning == 0 &&
 		    (s->inflight == 0 || rb_now_ms() >= s->drain_deadline_ms))
 			break;
 	}
-	slog(s, RB_WH_LOG_INFO, "stopped", json_pack("{s:I,s:I}", "requests",
-	    (json_int_t)s->inflight, "held", (json_int_t)s->nheld));
+	slog(s, RB_WH_LOG_INFO, "stopped",
+	    json_pack("{s:I,s:I}", "requests", (json_int_t)s->inflight, "held",
+		(json_int_t)s->nheld));
 	r = 0;
 out:
 	rb_evloop_del_fd(s->loop, s->epoll_fd);

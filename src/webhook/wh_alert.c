@@ -91,8 +91,8 @@ label_ptr_cmp(const void *a, const void *b)
 }
 
 void
-rb_wh_fingerprint(char out[RB_WH_FINGERPRINT_SIZE],
-    const struct rb_label *labels, size_t n)
+rb_wh_fingerprint(
+    char out[RB_WH_FINGERPRINT_SIZE], const struct rb_label *labels, size_t n)
 {
 	static const unsigned char sep = 0xff;
 	const struct rb_label **sorted;
@@ -177,14 +177,19 @@ parse_string_map(struct rb_label **out, size_t *out_n, const json_t *obj,
 	if (obj == NULL || json_is_null(obj))
 		return 0;
 	if (!json_is_object(obj))
-		return rb_error_set(err, RB_EINVAL, "'%s' of alert %zu is not "
-		    "an object", what, idx + 1);
+		return rb_error_set(err, RB_EINVAL,
+		    "'%s' of alert %zu is not "
+		    "an object",
+		    what, idx + 1);
 	l = xcalloc(json_object_size(obj) + 1, sizeof(*l));
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		if (!json_is_string(v)) {
 			labels_free(l, n);
-			return rb_error_set(err, RB_EINVAL, "%s of alert %zu "
-			    "must be strings", what, idx + 1);
+			return rb_error_set(err, RB_EINVAL,
+			    "%s of alert %zu "
+			    "must be strings",
+			    what, idx + 1);
 		}
 		l[n].key = xstrdup(key);
 		l[n].value = jstrdup(v);
@@ -198,8 +203,8 @@ parse_string_map(struct rb_label **out, size_t *out_n, const json_t *obj,
 
 /* An optional string field: NULL when absent or null, else it must be one. */
 static int
-opt_string(const json_t **out, const json_t *obj, const char *key,
-    size_t idx, struct rb_error *err)
+opt_string(const json_t **out, const json_t *obj, const char *key, size_t idx,
+    struct rb_error *err)
 {
 	const json_t *v = json_object_get(obj, key);
 
@@ -207,8 +212,10 @@ opt_string(const json_t **out, const json_t *obj, const char *key,
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return rb_error_set(err, RB_EINVAL, "'%s' of alert %zu is not "
-		    "a string", key, idx + 1);
+		return rb_error_set(err, RB_EINVAL,
+		    "'%s' of alert %zu is not "
+		    "a string",
+		    key, idx + 1);
 	*out = v;
 	return 0;
 }
@@ -228,13 +235,15 @@ parse_one_alert(struct rb_wh_alert *a, const json_t *obj,
 	int r;
 
 	if (!json_is_object(obj))
-		return rb_error_set(err, RB_EINVAL, "alert %zu is not an "
-		    "object", idx + 1);
+		return rb_error_set(err, RB_EINVAL,
+		    "alert %zu is not an "
+		    "object",
+		    idx + 1);
 	if ((r = parse_string_map(&a->labels, &a->nlabels,
-	    json_object_get(obj, "labels"), "labels", idx, err)) != 0 ||
+		 json_object_get(obj, "labels"), "labels", idx, err)) != 0 ||
 	    (r = parse_string_map(&a->annotations, &a->nannotations,
-	    json_object_get(obj, "annotations"), "annotations", idx,
-	    err)) != 0 ||
+		 json_object_get(obj, "annotations"), "annotations", idx,
+		 err)) != 0 ||
 	    (r = opt_string(&st, obj, "status", idx, err)) != 0 ||
 	    (r = opt_string(&sa, obj, "startsAt", idx, err)) != 0 ||
 	    (r = opt_string(&fp, obj, "fingerprint", idx, err)) != 0)
@@ -242,11 +251,13 @@ parse_one_alert(struct rb_wh_alert *a, const json_t *obj,
 	if (st != NULL)
 		a->status = jstrdup(st);
 	else
-		a->status = xstrdup(group_status != NULL ? group_status :
-		    "firing");
+		a->status =
+		    xstrdup(group_status != NULL ? group_status : "firing");
 	if (!valid_status(a->status))
-		return rb_error_set(err, RB_EINVAL, "'status' of alert %zu "
-		    "must be firing or resolved", idx + 1);
+		return rb_error_set(err, RB_EINVAL,
+		    "'status' of alert %zu "
+		    "must be firing or resolved",
+		    idx + 1);
 	a->starts_at = sa != NULL ? jstrdup(sa) : xstrdup("");
 	if (fp != NULL && json_string_length(fp) > 0)
 		a->fingerprint = jstrdup(fp);
@@ -260,8 +271,7 @@ parse_one_alert(struct rb_wh_alert *a, const json_t *obj,
 
 /* Alertmanager v4 and Grafana: an object with an "alerts" array. */
 static int
-parse_alerts(struct rb_wh_payload *p, const json_t *root,
-    struct rb_error *err)
+parse_alerts(struct rb_wh_payload *p, const json_t *root, struct rb_error *err)
 {
 	const json_t *alerts, *gs, *ver;
 	const char *group_status = NULL;
@@ -269,23 +279,27 @@ parse_alerts(struct rb_wh_payload *p, const json_t *root,
 	int r;
 
 	if (!json_is_object(root))
-		return rb_error_set(err, RB_EINVAL, "the body is not a JSON "
+		return rb_error_set(err, RB_EINVAL,
+		    "the body is not a JSON "
 		    "object");
 	gs = json_object_get(root, "status");
 	if (gs != NULL && !json_is_null(gs)) {
 		if (!json_is_string(gs) || !valid_status(json_string_value(gs)))
-			return rb_error_set(err, RB_EINVAL, "'status' must be "
+			return rb_error_set(err, RB_EINVAL,
+			    "'status' must be "
 			    "firing or resolved");
 		group_status = json_string_value(gs);
 	}
 	ver = json_object_get(root, "version");
-	if (p->kind == RB_WH_GRAFANA && ver != NULL && (!json_is_string(ver) ||
-	    strcmp(json_string_value(ver), "1") != 0))
-		return rb_error_set(err, RB_EINVAL, "unsupported Grafana "
+	if (p->kind == RB_WH_GRAFANA && ver != NULL &&
+	    (!json_is_string(ver) || strcmp(json_string_value(ver), "1") != 0))
+		return rb_error_set(err, RB_EINVAL,
+		    "unsupported Grafana "
 		    "webhook 'version': expected \"1\"");
 	alerts = json_object_get(root, "alerts");
 	if (alerts == NULL || !json_is_array(alerts))
-		return rb_error_set(err, RB_EINVAL, "the body has no 'alerts' "
+		return rb_error_set(err, RB_EINVAL,
+		    "the body has no 'alerts' "
 		    "array");
 	p->alerts = xcalloc(json_array_size(alerts) + 1, sizeof(*p->alerts));
 	for (i = 0; i < json_array_size(alerts); i++) {
@@ -312,8 +326,7 @@ label_get(const struct rb_label *l, size_t n, const char *key)
 
 /* Generic hooks: the top-level strings of an object are one alert. */
 static int
-parse_generic(struct rb_wh_payload *p, const json_t *root,
-    struct rb_error *err)
+parse_generic(struct rb_wh_payload *p, const json_t *root, struct rb_error *err)
 {
 	struct rb_wh_alert *a;
 	const char *key, *v;
@@ -321,13 +334,15 @@ parse_generic(struct rb_wh_payload *p, const json_t *root,
 	size_t n = 0;
 
 	if (!json_is_object(root))
-		return rb_error_set(err, RB_EINVAL, "the body is not a JSON "
+		return rb_error_set(err, RB_EINVAL,
+		    "the body is not a JSON "
 		    "object");
 	p->alerts = xcalloc(1, sizeof(*p->alerts));
 	p->nalerts = 1;
 	a = &p->alerts[0];
 	a->labels = xcalloc(json_object_size(root) + 1, sizeof(*a->labels));
-	json_object_foreach((json_t *)root, key, val) {
+	json_object_foreach((json_t *)root, key, val)
+	{
 		if (!json_is_string(val))
 			continue;
 		a->labels[n].key = xstrdup(key);
@@ -337,8 +352,8 @@ parse_generic(struct rb_wh_payload *p, const json_t *root,
 	a->nlabels = n;
 	qsort(a->labels, n, sizeof(*a->labels), label_cmp);
 	v = label_get(a->labels, n, "status");
-	a->status = xstrdup(v != NULL && strcmp(v, "resolved") == 0 ?
-	    "resolved" : "firing");
+	a->status = xstrdup(
+	    v != NULL && strcmp(v, "resolved") == 0 ? "resolved" : "firing");
 	if ((v = label_get(a->labels, n, "startsAt")) == NULL)
 		v = label_get(a->labels, n, "starts_at");
 	a->starts_at = xstrdup(v != NULL ? v : "");
@@ -359,14 +374,18 @@ rb_wh_payload_parse(struct rb_wh_payload *out, enum rb_wh_kind kind,
 
 	p.kind = kind;
 	if (rb_wh_json_depth_check(body, len, RB_WH_MAX_DEPTH) != 0) {
-		r = rb_error_set(err, RB_ETOOBIG, "the body nests more than "
-		    "%d levels deep", RB_WH_MAX_DEPTH);
+		r = rb_error_set(err, RB_ETOOBIG,
+		    "the body nests more than "
+		    "%d levels deep",
+		    RB_WH_MAX_DEPTH);
 		goto out;
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		r = rb_error_set(err, RB_EINVAL, "malformed JSON at line %d "
-		    "column %d: %s", jerr.line, jerr.column, jerr.text);
+		r = rb_error_set(err, RB_EINVAL,
+		    "malformed JSON at line %d "
+		    "column %d: %s",
+		    jerr.line, jerr.column, jerr.text);
 		goto out;
 	}
 	if (kind == RB_WH_GENERIC)
@@ -418,15 +437,15 @@ str_or_empty(const char *s)
 }
 
 int
-rb_wh_alert_json(struct rb_buf *out, const struct rb_alert *a,
-    enum rb_wh_kind kind)
+rb_wh_alert_json(
+    struct rb_buf *out, const struct rb_alert *a, enum rb_wh_kind kind)
 {
 	json_t *o = json_object();
 	char *text;
 	int r;
 
-	json_object_set_new(o, "annotations", labels_json(a->annotations,
-	    a->nannotations));
+	json_object_set_new(
+	    o, "annotations", labels_json(a->annotations, a->nannotations));
 	json_object_set_new(o, "fingerprint", str_or_empty(a->fingerprint));
 	json_object_set_new(o, "kind", json_string(rb_wh_kind_name(kind)));
 	json_object_set_new(o, "labels", labels_json(a->labels, a->nlabels));

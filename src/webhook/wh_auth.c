@@ -33,12 +33,12 @@ struct secret {
 };
 
 struct rb_wh_auth {
-	struct secret bearer;		/* the token */
-	struct secret basic;		/* "user:password" base64-encoded */
-	struct secret hmac;		/* key */
+	struct secret bearer; /* the token */
+	struct secret basic;  /* "user:password" base64-encoded */
+	struct secret hmac;   /* key */
 	char *hmac_header;
-	struct secret grafana;		/* key */
-	char *grafana_ts_header;	/* or NULL */
+	struct secret grafana;	 /* key */
+	char *grafana_ts_header; /* or NULL */
 	const char *env_names[MAX_ENV_NAMES + 1];
 	size_t nenv;
 };
@@ -78,12 +78,15 @@ read_env(struct secret *out, struct rb_wh_auth *a, const char *name,
 	const char *v = getenv(name);
 
 	if (v == NULL || *v == '\0') {
-		rb_error_set(err, RB_EINVAL, "environment variable '%s' (the "
-		    "%s of the routes file's 'auth') is %s", name, what,
-		    v == NULL ? "not set" : "empty");
-		rb_error_hint(err, "export %s with the secret before starting "
+		rb_error_set(err, RB_EINVAL,
+		    "environment variable '%s' (the "
+		    "%s of the routes file's 'auth') is %s",
+		    name, what, v == NULL ? "not set" : "empty");
+		rb_error_hint(err,
+		    "export %s with the secret before starting "
 		    "'runbook serve' (for systemd: EnvironmentFile= or "
-		    "LoadCredential=)", name);
+		    "LoadCredential=)",
+		    name);
 		return RB_EINVAL;
 	}
 	out->len = strlen(v);
@@ -102,37 +105,38 @@ rb_wh_auth_new(struct rb_wh_auth **out, const struct rb_routes_auth *cfg,
 	int r;
 
 	if (cfg->bearer_token_env != NULL &&
-	    (r = read_env(&a->bearer, a, cfg->bearer_token_env,
-	    "bearer token", err)) != 0)
+	    (r = read_env(&a->bearer, a, cfg->bearer_token_env, "bearer token",
+		 err)) != 0)
 		goto out;
 	if (cfg->basic_user_env != NULL && cfg->basic_password_env != NULL) {
 		struct rb_buf plain = RB_BUF_INIT;
 
 		if ((r = read_env(&user, a, cfg->basic_user_env,
-		    "basic auth user", err)) != 0 ||
+			 "basic auth user", err)) != 0 ||
 		    (r = read_env(&pass, a, cfg->basic_password_env,
-		    "basic auth password", err)) != 0)
+			 "basic auth password", err)) != 0)
 			goto out;
 		rb_buf_add(&plain, user.v, user.len);
 		rb_buf_addch(&plain, ':');
 		rb_buf_add(&plain, pass.v, pass.len);
-		/* Canonical RFC 4648 base64 with padding, as Go and curl send. */
+		/* RFC 4648 base64 with padding, as Go and curl send it. */
 		a->basic.v = xmalloc(4 * ((plain.len + 2) / 3) + 1);
-		a->basic.len = (size_t)EVP_EncodeBlock(
-		    (unsigned char *)a->basic.v, (unsigned char *)plain.buf,
-		    (int)plain.len);
+		a->basic.len =
+		    (size_t)EVP_EncodeBlock((unsigned char *)a->basic.v,
+			(unsigned char *)plain.buf, (int)plain.len);
 		rb_buf_release_secret(&plain);
 	}
 	if (cfg->hmac_secret_env != NULL) {
 		if ((r = read_env(&a->hmac, a, cfg->hmac_secret_env,
-		    "HMAC secret", err)) != 0)
+			 "HMAC secret", err)) != 0)
 			goto out;
-		a->hmac_header = xstrdup(cfg->hmac_header != NULL ?
-		    cfg->hmac_header : "X-Hub-Signature-256");
+		a->hmac_header =
+		    xstrdup(cfg->hmac_header != NULL ? cfg->hmac_header
+						     : "X-Hub-Signature-256");
 	}
 	if (cfg->grafana_secret_env != NULL) {
 		if ((r = read_env(&a->grafana, a, cfg->grafana_secret_env,
-		    "Grafana signing secret", err)) != 0)
+			 "Grafana signing secret", err)) != 0)
 			goto out;
 		if (cfg->grafana_timestamp_header != NULL)
 			a->grafana_ts_header =
@@ -169,8 +173,8 @@ rb_wh_auth_free(struct rb_wh_auth *a)
 bool
 rb_wh_auth_configured(const struct rb_wh_auth *a)
 {
-	return a->bearer.v != NULL || a->basic.v != NULL ||
-	    a->hmac.v != NULL || a->grafana.v != NULL;
+	return a->bearer.v != NULL || a->basic.v != NULL || a->hmac.v != NULL ||
+	    a->grafana.v != NULL;
 }
 
 const char *const *
@@ -201,8 +205,8 @@ hexval(char c)
 }
 
 int
-rb_wh_sig_parse(unsigned char out[RB_WH_MAC_SIZE], const char *value,
-    const char *prefix)
+rb_wh_sig_parse(
+    unsigned char out[RB_WH_MAC_SIZE], const char *value, const char *prefix)
 {
 	unsigned char mac[RB_WH_MAC_SIZE];
 	const char *p = value, *end;
@@ -302,7 +306,8 @@ hmac2(unsigned char out[RB_WH_MAC_SIZE], const struct secret *key,
 	if (blen > 0)
 		memcpy(msg + alen, b, blen);
 	if (HMAC(EVP_sha256(), key->v, (int)key->len, msg, alen + blen, out,
-	    &len) == NULL || len != RB_WH_MAC_SIZE)
+		&len) == NULL ||
+	    len != RB_WH_MAC_SIZE)
 		memset(out, 0, RB_WH_MAC_SIZE);
 	free(msg);
 }
@@ -314,11 +319,11 @@ check_scheme_token(const struct secret *want, const char *scheme,
 	const char *cred;
 	size_t len;
 
-	if (rb_wh_auth_parse_scheme(&cred, &len, header("Authorization",
-	    payload), scheme) != 0)
+	if (rb_wh_auth_parse_scheme(
+		&cred, &len, header("Authorization", payload), scheme) != 0)
 		return RB_WH_AUTH_MISSING;
-	return digest_equal(cred, len, want->v, want->len) ? RB_WH_AUTH_OK :
-	    RB_WH_AUTH_INVALID;
+	return digest_equal(cred, len, want->v, want->len) ? RB_WH_AUTH_OK
+							   : RB_WH_AUTH_INVALID;
 }
 
 static enum rb_wh_auth_result
@@ -333,13 +338,14 @@ check_hmac(const struct rb_wh_auth *a, rb_wh_header_fn header, void *payload,
 	if (rb_wh_sig_parse(got, v, "sha256=") != 0)
 		return RB_WH_AUTH_MALFORMED;
 	hmac2(want, &a->hmac, body, len, NULL, 0);
-	return CRYPTO_memcmp(got, want, RB_WH_MAC_SIZE) == 0 ?
-	    RB_WH_AUTH_OK : RB_WH_AUTH_INVALID;
+	return CRYPTO_memcmp(got, want, RB_WH_MAC_SIZE) == 0
+	    ? RB_WH_AUTH_OK
+	    : RB_WH_AUTH_INVALID;
 }
 
 static enum rb_wh_auth_result
-check_grafana(const struct rb_wh_auth *a, rb_wh_header_fn header,
-    void *payload, const char *body, size_t len, int64_t now_s)
+check_grafana(const struct rb_wh_auth *a, rb_wh_header_fn header, void *payload,
+    const char *body, size_t len, int64_t now_s)
 {
 	static const char *const names[] = { GRAFANA_SIG_HEADER,
 		GRAFANA_SIG_HEADER_OLD };
@@ -375,8 +381,9 @@ check_grafana(const struct rb_wh_auth *a, rb_wh_header_fn header,
 			res = RB_WH_AUTH_INVALID;
 			continue;
 		}
-		if (ts != NULL && (ts_v > now_s + RB_WH_REPLAY_WINDOW_S ||
-		    ts_v < now_s - RB_WH_REPLAY_WINDOW_S))
+		if (ts != NULL &&
+		    (ts_v > now_s + RB_WH_REPLAY_WINDOW_S ||
+			ts_v < now_s - RB_WH_REPLAY_WINDOW_S))
 			return RB_WH_AUTH_STALE;
 		return RB_WH_AUTH_OK;
 	}
@@ -389,8 +396,8 @@ check_grafana(const struct rb_wh_auth *a, rb_wh_header_fn header,
  * signature is reported even when another scheme's header was absent.
  */
 static bool
-fold(enum rb_wh_auth_result *res, const char **scheme,
-    enum rb_wh_auth_result r, const char *name)
+fold(enum rb_wh_auth_result *res, const char **scheme, enum rb_wh_auth_result r,
+    const char *name)
 {
 	if (r == RB_WH_AUTH_OK) {
 		*res = r;
@@ -417,19 +424,24 @@ rb_wh_auth_check(const struct rb_wh_auth *a, rb_wh_header_fn header,
 		res = RB_WH_AUTH_OK;
 		goto out;
 	}
-	if (a->bearer.v != NULL && fold(&res, &scheme,
-	    check_scheme_token(&a->bearer, "Bearer", header, payload),
-	    "bearer"))
+	if (a->bearer.v != NULL &&
+	    fold(&res, &scheme,
+		check_scheme_token(&a->bearer, "Bearer", header, payload),
+		"bearer"))
 		goto out;
-	if (a->basic.v != NULL && fold(&res, &scheme,
-	    check_scheme_token(&a->basic, "Basic", header, payload), "basic"))
+	if (a->basic.v != NULL &&
+	    fold(&res, &scheme,
+		check_scheme_token(&a->basic, "Basic", header, payload),
+		"basic"))
 		goto out;
-	if (a->hmac.v != NULL && fold(&res, &scheme,
-	    check_hmac(a, header, payload, body, len), "hmac"))
+	if (a->hmac.v != NULL &&
+	    fold(&res, &scheme, check_hmac(a, header, payload, body, len),
+		"hmac"))
 		goto out;
 	if (a->grafana.v != NULL)
-		(void)fold(&res, &scheme, check_grafana(a, header, payload,
-		    body, len, now_s), "grafana");
+		(void)fold(&res, &scheme,
+		    check_grafana(a, header, payload, body, len, now_s),
+		    "grafana");
 out:
 	if (out_scheme != NULL)
 		*out_scheme = scheme;

@@ -20,15 +20,15 @@
 
 /* A target runbook, loaded once however many routes name it. */
 struct target {
-	char *path;			/* absolute */
+	char *path; /* absolute */
 	struct rb_runbook *rb;
 };
 
 struct rb_wh_router {
-	const struct rb_routes *routes;	/* borrowed */
+	const struct rb_routes *routes; /* borrowed */
 	struct target *targets;
 	size_t ntargets, talloc;
-	size_t *route_target;		/* per route: index into targets */
+	size_t *route_target; /* per route: index into targets */
 };
 
 void
@@ -58,8 +58,8 @@ load_target(size_t *out_idx, struct rb_wh_router *rt, const struct rb_route *r,
 	size_t i;
 	int ret;
 
-	if ((ret = rb_runbook_find_from(&found, r->runbook, rt->routes->path,
-	    &ferr)) != 0) {
+	if ((ret = rb_runbook_find_from(
+		 &found, r->runbook, rt->routes->path, &ferr)) != 0) {
 		rb_error_set(err, ret, "route '%s': %s", r->name, ferr.msg);
 		if (ferr.hint[0] != '\0')
 			rb_error_hint(err, "%s", ferr.hint);
@@ -74,12 +74,16 @@ load_target(size_t *out_idx, struct rb_wh_router *rt, const struct rb_route *r,
 			goto out;
 		}
 	}
-	if ((ret = rb_runbook_load(&rb, abs, RB_RUNBOOK_LOAD_CHECK_SUBRUNBOOKS,
-	    diags)) != 0) {
-		rb_error_set(err, RB_EINVAL, "route '%s': runbook '%s' has "
-		    "errors", r->name, abs);
-		rb_error_hint(err, "fix them ('runbook validate %s'); serve "
-		    "refuses to start with an invalid runbook", abs);
+	if ((ret = rb_runbook_load(
+		 &rb, abs, RB_RUNBOOK_LOAD_CHECK_SUBRUNBOOKS, diags)) != 0) {
+		rb_error_set(err, RB_EINVAL,
+		    "route '%s': runbook '%s' has "
+		    "errors",
+		    r->name, abs);
+		rb_error_hint(err,
+		    "fix them ('runbook validate %s'); serve "
+		    "refuses to start with an invalid runbook",
+		    abs);
 		ret = RB_EINVAL;
 		goto out;
 	}
@@ -104,22 +108,23 @@ rb_wh_router_new(struct rb_wh_router **out, const struct rb_routes *routes,
 	int r;
 
 	rt->routes = routes;
-	rt->route_target = xcalloc(routes->nroutes + 1,
-	    sizeof(*rt->route_target));
+	rt->route_target =
+	    xcalloc(routes->nroutes + 1, sizeof(*rt->route_target));
 	for (i = 0; i < routes->nroutes; i++) {
 		const struct rb_route *ro = &routes->routes[i];
 		const struct rb_runbook *rb;
 
-		if ((r = load_target(&rt->route_target[i], rt, ro, diags,
-		    err)) != 0)
+		if ((r = load_target(
+			 &rt->route_target[i], rt, ro, diags, err)) != 0)
 			goto out;
 		rb = rt->targets[rt->route_target[i]].rb;
 		for (j = 0; j < ro->nparams; j++) {
 			if (rb_runbook_param(rb, ro->params[j].key) != NULL)
 				continue;
-			r = rb_error_set(err, RB_EINVAL, "route '%s': runbook "
-			    "'%s' has no param '%s'", ro->name, rb->name,
-			    ro->params[j].key);
+			r = rb_error_set(err, RB_EINVAL,
+			    "route '%s': runbook "
+			    "'%s' has no param '%s'",
+			    ro->name, rb->name, ro->params[j].key);
 			goto out;
 		}
 	}
@@ -168,8 +173,10 @@ rb_wh_route_matches(const struct rb_route *r, const struct rb_alert *a,
 			continue;
 		}
 		if ((m = rb_regex_match(mt->re, v, strlen(v), err)) < 0) {
-			rb_error_set(err, m, "route '%s': matcher '%s' hit the "
-			    "regex match limit", r->name, mt->label);
+			rb_error_set(err, m,
+			    "route '%s': matcher '%s' hit the "
+			    "regex match limit",
+			    r->name, mt->label);
 			return m;
 		}
 		if (m == 0)
@@ -192,9 +199,8 @@ rb_wh_match_release(struct rb_wh_match *m)
 
 /* Render route r's params for alert a into a JSON object text. */
 static int
-render_params(char **out, const struct rb_route *r,
-    const struct rb_runbook *rb, const struct rb_alert *a,
-    struct rb_error *err)
+render_params(char **out, const struct rb_route *r, const struct rb_runbook *rb,
+    const struct rb_alert *a, struct rb_error *err)
 {
 	struct rb_params none = RB_PARAMS_INIT;
 	struct rb_scope sc;
@@ -212,7 +218,7 @@ render_params(char **out, const struct rb_route *r,
 	sc.trigger = "webhook";
 	ctx.lookup = rb_scope_lookup;
 	ctx.payload = &sc;
-	ctx.flags = 0;			/* values, not shell text */
+	ctx.flags = 0; /* values, not shell text */
 	ctx.secret_env = NULL;
 	for (i = 0; i < r->nparams; i++) {
 		const struct rb_kv *kv = &r->params[i];
@@ -220,31 +226,38 @@ render_params(char **out, const struct rb_route *r,
 
 		rb_buf_reset(&v);
 		rb_error_clear(&e);
-		if ((ret = rb_tmpl_render(&v, kv->value, &ctx, NULL, &e)) != 0) {
+		ret = rb_tmpl_render(&v, kv->value, &ctx, NULL, &e);
+		if (ret != 0) {
 			rb_error_set(err, ret, "route '%s': param '%s': %s",
 			    r->name, kv->key, e.msg);
 			goto out;
 		}
 		if (p == NULL) {
-			ret = rb_error_set(err, RB_EINVAL, "route '%s': runbook "
-			    "'%s' has no param '%s'", r->name, rb->name,
-			    kv->key);
+			ret = rb_error_set(err, RB_EINVAL,
+			    "route '%s': "
+			    "runbook '%s' has no param '%s'",
+			    r->name, rb->name, kv->key);
 			goto out;
 		}
 		if (memchr(v.buf, '\0', v.len) != NULL) {
-			ret = rb_error_set(err, RB_EINVAL, "route '%s': param "
-			    "'%s' contains a NUL byte", r->name, kv->key);
+			ret = rb_error_set(err, RB_EINVAL,
+			    "route '%s': param "
+			    "'%s' contains a NUL byte",
+			    r->name, kv->key);
 			goto out;
 		}
 		if ((ret = rb_param_check(p, v.buf, &e)) != 0) {
-			rb_error_set(err, ret == RB_ETOOBIG ? RB_ETOOBIG :
-			    RB_EINVAL, "route '%s': %s", r->name, e.msg);
+			rb_error_set(err,
+			    ret == RB_ETOOBIG ? RB_ETOOBIG : RB_EINVAL,
+			    "route '%s': %s", r->name, e.msg);
 			ret = err->code;
 			goto out;
 		}
 		if ((js = json_stringn(v.buf, v.len)) == NULL) {
-			ret = rb_error_set(err, RB_EINVAL, "route '%s': param "
-			    "'%s' is not valid UTF-8", r->name, kv->key);
+			ret = rb_error_set(err, RB_EINVAL,
+			    "route '%s': param "
+			    "'%s' is not valid UTF-8",
+			    r->name, kv->key);
 			goto out;
 		}
 		json_object_set_new(obj, kv->key, js);
@@ -266,10 +279,10 @@ dedup_key(const struct rb_route *r, const struct rb_alert *a)
 	char *s;
 
 	json_array_append_new(k, json_string(r->name));
-	json_array_append_new(k, json_string(a->fingerprint != NULL ?
-	    a->fingerprint : ""));
-	json_array_append_new(k, json_string(a->starts_at != NULL ?
-	    a->starts_at : ""));
+	json_array_append_new(
+	    k, json_string(a->fingerprint != NULL ? a->fingerprint : ""));
+	json_array_append_new(
+	    k, json_string(a->starts_at != NULL ? a->starts_at : ""));
 	s = json_dumps(k, JSON_COMPACT);
 	json_decref(k);
 	if (s == NULL)
@@ -336,7 +349,8 @@ labels_of(const json_t *obj, size_t *out_n)
 	json_t *v;
 	size_t n = 0;
 
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		if (!json_is_string(v))
 			continue;
 		l[n].key = xstrdup(key);
@@ -379,25 +393,24 @@ rb_wh_lock_key(struct rb_buf *out, const struct rb_runbook *rb,
 	if (rb->lock == NULL)
 		goto fallback;
 	p = json_loads(params_json != NULL ? params_json : "{}", 0, NULL);
-	json_object_foreach(p, k, v)
-		if (json_is_string(v))
-			rb_strvec_pushf(&kv, "%s=%s", k, json_string_value(v));
-	if (rb_params_resolve(&params, rb, (const char *const *)kv.v, kv.nr,
-	    &diags) != 0)
+	json_object_foreach(p, k, v) if (json_is_string(v))
+	    rb_strvec_pushf(&kv, "%s=%s", k, json_string_value(v));
+	if (rb_params_resolve(
+		&params, rb, (const char *const *)kv.v, kv.nr, &diags) != 0)
 		goto fallback;
-	if (alert_json != NULL && (a = json_loads(alert_json, 0, NULL)) !=
-	    NULL) {
-		labels = labels_of(json_object_get(a, "labels"),
-		    &alert.nlabels);
-		ann = labels_of(json_object_get(a, "annotations"),
-		    &alert.nannotations);
+	if (alert_json != NULL &&
+	    (a = json_loads(alert_json, 0, NULL)) != NULL) {
+		labels =
+		    labels_of(json_object_get(a, "labels"), &alert.nlabels);
+		ann = labels_of(
+		    json_object_get(a, "annotations"), &alert.nannotations);
 		alert.labels = labels;
 		alert.annotations = ann;
 		alert.status = json_string_value(json_object_get(a, "status"));
-		alert.fingerprint = json_string_value(json_object_get(a,
-		    "fingerprint"));
-		alert.starts_at = json_string_value(json_object_get(a,
-		    "starts_at"));
+		alert.fingerprint =
+		    json_string_value(json_object_get(a, "fingerprint"));
+		alert.starts_at =
+		    json_string_value(json_object_get(a, "starts_at"));
 	}
 	memset(&sc, 0, sizeof(sc));
 	sc.rb = rb;

@@ -285,8 +285,8 @@ if command -v systemd-socket-activate >/dev/null; then
 		2>>e.log &
 	SA_PID=$!
 	test_kill_at_end $SA_PID
+	wait_healthy $SA_PID
 	test_expect_success 'socket activation: serves on the socket systemd passed' '
-		wait_healthy $SA_PID &&
 		alert sa.json activated &&
 		test "$(post /alertmanager sa.json)" = 202 &&
 		grep "\"msg\":\"listening\",\"address\":\"127.0.0.1:$PORT\"" e.log &&

@@ -90,8 +90,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fputs(runbook_yaml, f);
 	fclose(f);
 	snprintf(path, sizeof(path), "%s/routes.yaml", dir);
-	if (rb_routes_load_buf(&routes, path, routes_yaml,
-	    strlen(routes_yaml), &d) != 0 ||
+	if (rb_routes_load_buf(
+		&routes, path, routes_yaml, strlen(routes_yaml), &d) != 0 ||
 	    rb_wh_router_new(&router, routes, &d, &err) != 0)
 		abort();
 	rb_diags_release(&d);
@@ -123,7 +123,7 @@ check_params(const char *params)
 		abort();
 	for (; *h != '\0'; h++)
 		if (!((*h >= 'a' && *h <= 'z') || (*h >= '0' && *h <= '9') ||
-		    *h == '.' || *h == '-'))
+			*h == '.' || *h == '-'))
 			abort();
 	json_decref(j);
 }
@@ -138,8 +138,9 @@ check_alert(const struct rb_wh_alert *a, enum rb_wh_kind kind, size_t i)
 	size_t k;
 	int r;
 
-	if (a->status == NULL || (strcmp(a->status, "firing") != 0 &&
-	    strcmp(a->status, "resolved") != 0))
+	if (a->status == NULL ||
+	    (strcmp(a->status, "firing") != 0 &&
+		strcmp(a->status, "resolved") != 0))
 		abort();
 	if (a->fingerprint == NULL || a->fingerprint[0] == '\0' ||
 	    a->starts_at == NULL)
@@ -158,8 +159,8 @@ check_alert(const struct rb_wh_alert *a, enum rb_wh_kind kind, size_t i)
 	if (json_object_size(labels) != a->nlabels)
 		abort();
 	for (k = 0; k < a->nlabels; k++) {
-		const char *v = json_string_value(json_object_get(labels,
-		    a->labels[k].key));
+		const char *v = json_string_value(
+		    json_object_get(labels, a->labels[k].key));
 
 		if (v == NULL || strcmp(v, a->labels[k].value) != 0)
 			abort();
@@ -168,8 +169,7 @@ check_alert(const struct rb_wh_alert *a, enum rb_wh_kind kind, size_t i)
 	rb_buf_release(&b);
 
 	r = rb_wh_router_route(&m, router, &a->view,
-	    kind == RB_WH_GENERIC ? (i % 2 ? "deploy" : "other") : NULL,
-	    &err);
+	    kind == RB_WH_GENERIC ? (i % 2 ? "deploy" : "other") : NULL, &err);
 	if (r == 0 && m.route != NULL) {
 		if (m.params == NULL || m.dedup_key == NULL)
 			abort();
@@ -191,8 +191,8 @@ fuzz_payload(enum rb_wh_kind kind, const char *body, size_t len)
 	if (r != 0) {
 		if (p.nalerts != 0 || p.alerts != NULL || err.msg[0] == '\0')
 			abort();
-		if ((r == RB_ETOOBIG) != (rb_wh_json_depth_check(body, len,
-		    RB_WH_MAX_DEPTH) != 0))
+		if ((r == RB_ETOOBIG) !=
+		    (rb_wh_json_depth_check(body, len, RB_WH_MAX_DEPTH) != 0))
 			abort();
 		return;
 	}
@@ -252,9 +252,10 @@ fuzz_headers(char *text)
 		check_sig(lines[i], "sha256=");
 		check_sig(lines[i], NULL);
 		if (rb_wh_auth_parse_scheme(&cred, &len, lines[i], "Bearer") ==
-		    0 && (len == 0 || cred < lines[i] ||
-		    cred + len > lines[i] + strlen(lines[i]) ||
-		    cred[0] == ' ' || cred[len - 1] == ' '))
+			0 &&
+		    (len == 0 || cred < lines[i] ||
+			cred + len > lines[i] + strlen(lines[i]) ||
+			cred[0] == ' ' || cred[len - 1] == ' '))
 			abort();
 		(void)rb_wh_auth_parse_scheme(&cred, &len, lines[i], "Basic");
 		if (rb_wh_parse_timestamp(&ts, lines[i]) == 0 && ts < 0)
@@ -300,8 +301,7 @@ fuzz_auth(char *text, size_t size)
 		body = lines[4];
 		blen = size - (size_t)(lines[4] - text);
 	}
-	r = rb_wh_auth_check(auth, header, &q, body, blen, 1700000000,
-	    &scheme);
+	r = rb_wh_auth_check(auth, header, &q, body, blen, 1700000000, &scheme);
 	if (scheme == NULL || (unsigned)r >= RB_WH_AUTH_NRESULTS)
 		abort();
 	/* Only the token can be guessed from the input; MACs cannot. */

@@ -47,23 +47,20 @@ void
 test_webhook_alert__fingerprint_vectors(void)
 {
 	/* prometheus/common model/signature_test.go and research C1. */
-	struct rb_label two[] = {
-		{ (char *)"name", (char *)"garland, briggs" },
-		{ (char *)"fear", (char *)"love is not enough" }
-	};
-	struct rb_label db1[] = {
-		{ (char *)"alertname", (char *)"PostgresConnectionsExhausted" },
+	struct rb_label two[] = { { (char *)"name", (char *)"garland, briggs" },
+		{ (char *)"fear", (char *)"love is not enough" } };
+	struct rb_label db1[] = { { (char *)"alertname",
+				      (char *)"PostgresConnectionsExhausted" },
 		{ (char *)"instance", (char *)"db1.example.org:9187" },
 		{ (char *)"job", (char *)"postgres" },
 		{ (char *)"runbook", (char *)"db-connection" },
-		{ (char *)"severity", (char *)"critical" }
-	};
+		{ (char *)"severity", (char *)"critical" } };
 	char fp[RB_WH_FINGERPRINT_SIZE];
 
 	rb_wh_fingerprint(fp, NULL, 0);
-	T_EQ_STR(fp, "cbf29ce484222325");	/* 14695981039346656037 */
-	rb_wh_fingerprint(fp, two, 2);		/* order does not matter */
-	T_EQ_STR(fp, "507a62d79ee76c9a");	/* 5799056148416392346 */
+	T_EQ_STR(fp, "cbf29ce484222325"); /* 14695981039346656037 */
+	rb_wh_fingerprint(fp, two, 2);	  /* order does not matter */
+	T_EQ_STR(fp, "507a62d79ee76c9a"); /* 5799056148416392346 */
 	rb_wh_fingerprint(fp, db1, 5);
 	T_EQ_STR(fp, "f0755edba3887fd3");
 	db1[1].value = (char *)"db2.example.org:9187";
@@ -93,7 +90,7 @@ test_webhook_alert__alertmanager_v4(void)
 	T_EQ_STR(a->annotations[0].value, "db1: 98% of max_connections used");
 	rb_wh_payload_release(&p);
 	T_EQ_INT(p.nalerts, 0);
-	rb_wh_payload_release(&p);	/* twice is fine */
+	rb_wh_payload_release(&p); /* twice is fine */
 }
 
 void
@@ -102,11 +99,16 @@ test_webhook_alert__group_status_and_unknown_fields(void)
 	struct rb_wh_payload p = RB_WH_PAYLOAD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
 
-	T_EQ_INT(parse(&p, RB_WH_ALERTMANAGER, "{\"status\":\"resolved\","
-	    "\"future\":{\"x\":[1,2,{\"y\":null}]},\"alerts\":["
-	    "{\"labels\":{\"a\":\"1\"},\"new\":true,\"fingerprint\":\"ab\"},"
-	    "{\"status\":\"firing\",\"labels\":null,\"annotations\":null,"
-	    "\"fingerprint\":\"cd\",\"startsAt\":null}]}", &err), 0);
+	T_EQ_INT(
+	    parse(&p, RB_WH_ALERTMANAGER,
+		"{\"status\":\"resolved\","
+		"\"future\":{\"x\":[1,2,{\"y\":null}]},\"alerts\":["
+		"{\"labels\":{\"a\":\"1\"},\"new\":true,\"fingerprint\":\"ab\"}"
+		","
+		"{\"status\":\"firing\",\"labels\":null,\"annotations\":null,"
+		"\"fingerprint\":\"cd\",\"startsAt\":null}]}",
+		&err),
+	    0);
 	T_EQ_INT(p.nalerts, 2);
 	T_EQ_STR(p.alerts[0].status, "resolved");
 	T_EQ_STR(p.alerts[0].starts_at, "");
@@ -121,9 +123,13 @@ test_webhook_alert__computed_fingerprint(void)
 	struct rb_wh_payload p = RB_WH_PAYLOAD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
 
-	T_EQ_INT(parse(&p, RB_WH_ALERTMANAGER, "{\"alerts\":[{\"labels\":"
-	    "{\"name\":\"garland, briggs\",\"fear\":\"love is not enough\"},"
-	    "\"fingerprint\":\"\"}]}", &err), 0);
+	T_EQ_INT(parse(&p, RB_WH_ALERTMANAGER,
+		     "{\"alerts\":[{\"labels\":"
+		     "{\"name\":\"garland, briggs\",\"fear\":\"love is not "
+		     "enough\"},"
+		     "\"fingerprint\":\"\"}]}",
+		     &err),
+	    0);
 	T_EQ_STR(p.alerts[0].fingerprint, "507a62d79ee76c9a");
 	T_EQ_STR(p.alerts[0].status, "firing");
 	rb_wh_payload_release(&p);
@@ -135,23 +141,30 @@ test_webhook_alert__grafana(void)
 	struct rb_wh_payload p = RB_WH_PAYLOAD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
 
-	T_EQ_INT(parse(&p, RB_WH_GRAFANA, "{\"receiver\":\"rb\",\"status\":"
-	    "\"firing\",\"orgId\":1,\"alerts\":[{\"status\":\"firing\","
-	    "\"labels\":{\"alertname\":\"HighCPU\",\"grafana_folder\":\"ops\"},"
-	    "\"annotations\":{},\"startsAt\":\"2024-05-01T10:00:00Z\","
-	    "\"values\":{\"B\":97.5},\"fingerprint\":\"2f5b8a6d9c1e4f70\","
-	    "\"silenceURL\":\"http://g/s\",\"dashboardURL\":\"\"}],"
-	    "\"groupKey\":\"{}:{}\",\"title\":\"[FIRING:1]\",\"state\":"
-	    "\"alerting\",\"message\":\"m\",\"version\":\"1\","
-	    "\"truncatedAlerts\":0}", &err), 0);
+	T_EQ_INT(
+	    parse(&p, RB_WH_GRAFANA,
+		"{\"receiver\":\"rb\",\"status\":"
+		"\"firing\",\"orgId\":1,\"alerts\":[{\"status\":\"firing\","
+		"\"labels\":{\"alertname\":\"HighCPU\",\"grafana_folder\":"
+		"\"ops\"},"
+		"\"annotations\":{},\"startsAt\":\"2024-05-01T10:00:00Z\","
+		"\"values\":{\"B\":97.5},\"fingerprint\":\"2f5b8a6d9c1e4f70\","
+		"\"silenceURL\":\"http://g/s\",\"dashboardURL\":\"\"}],"
+		"\"groupKey\":\"{}:{}\",\"title\":\"[FIRING:1]\",\"state\":"
+		"\"alerting\",\"message\":\"m\",\"version\":\"1\","
+		"\"truncatedAlerts\":0}",
+		&err),
+	    0);
 	T_EQ_INT(p.nalerts, 1);
 	T_EQ_STR(p.alerts[0].fingerprint, "2f5b8a6d9c1e4f70");
 	rb_wh_payload_release(&p);
-	T_EQ_INT(parse(&p, RB_WH_GRAFANA, "{\"version\":\"2\",\"alerts\":[]}",
-	    &err), RB_EINVAL);
+	T_EQ_INT(
+	    parse(&p, RB_WH_GRAFANA, "{\"version\":\"2\",\"alerts\":[]}", &err),
+	    RB_EINVAL);
 	T_CONTAINS(err.msg, "version");
-	T_EQ_INT(parse(&p, RB_WH_GRAFANA, "{\"version\":1,\"alerts\":[]}",
-	    &err), RB_EINVAL);
+	T_EQ_INT(
+	    parse(&p, RB_WH_GRAFANA, "{\"version\":1,\"alerts\":[]}", &err),
+	    RB_EINVAL);
 }
 
 void
@@ -161,9 +174,13 @@ test_webhook_alert__generic(void)
 	struct rb_error err = RB_ERROR_INIT;
 	char fp[RB_WH_FINGERPRINT_SIZE];
 
-	T_EQ_INT(parse(&p, RB_WH_GENERIC, "{\"host\":\"web1\",\"n\":3,"
-	    "\"deep\":{\"x\":\"y\"},\"ok\":true,\"status\":\"resolved\","
-	    "\"startsAt\":\"t0\",\"odd\":\"$(id); `x` '\\\"\\n\"}", &err), 0);
+	T_EQ_INT(
+	    parse(&p, RB_WH_GENERIC,
+		"{\"host\":\"web1\",\"n\":3,"
+		"\"deep\":{\"x\":\"y\"},\"ok\":true,\"status\":\"resolved\","
+		"\"startsAt\":\"t0\",\"odd\":\"$(id); `x` '\\\"\\n\"}",
+		&err),
+	    0);
 	T_EQ_INT(p.nalerts, 1);
 	T_EQ_INT(p.alerts[0].nlabels, 4);
 	T_EQ_STR(p.alerts[0].labels[0].key, "host");
@@ -187,7 +204,12 @@ void
 test_webhook_alert__malformed(void)
 {
 	static const char *const bad[] = {
-		"", "{", "nul", "[]", "{\"alerts\":{}}", "{\"x\":1}",
+		"",
+		"{",
+		"nul",
+		"[]",
+		"{\"alerts\":{}}",
+		"{\"x\":1}",
 		"{\"alerts\":[1]}",
 		"{\"alerts\":[{\"labels\":{\"a\":1}}]}",
 		"{\"alerts\":[{\"labels\":[]}]}",
@@ -210,8 +232,8 @@ test_webhook_alert__malformed(void)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rb_error_clear(&err);
 		if (parse(&p, RB_WH_ALERTMANAGER, bad[i], &err) != RB_EINVAL) {
-			rb_test_fail(__FILE__, __LINE__, "accepted: %s",
-			    bad[i]);
+			rb_test_fail(
+			    __FILE__, __LINE__, "accepted: %s", bad[i]);
 			rb_wh_payload_release(&p);
 			return;
 		}
@@ -221,8 +243,9 @@ test_webhook_alert__malformed(void)
 	T_EQ_INT(parse(&p, RB_WH_ALERTMANAGER, bad[15], &err), RB_EINVAL);
 	T_CONTAINS(err.msg, "duplicate");
 	/* A NUL inside the body (not in a string) is malformed too. */
-	T_EQ_INT(rb_wh_payload_parse(&p, RB_WH_ALERTMANAGER,
-	    "{\"alerts\":[]}\0", 14, &err), RB_EINVAL);
+	T_EQ_INT(rb_wh_payload_parse(
+		     &p, RB_WH_ALERTMANAGER, "{\"alerts\":[]}\0", 14, &err),
+	    RB_EINVAL);
 }
 
 void
@@ -236,8 +259,8 @@ test_webhook_alert__depth(void)
 	T_EQ_INT(rb_wh_json_depth_check("[[[]]]", 6, 3), 0);
 	T_EQ_INT(rb_wh_json_depth_check("[[[[]]]]", 8, 3), RB_ETOOBIG);
 	/* Brackets in strings, with escaped quotes, do not count. */
-	T_EQ_INT(rb_wh_json_depth_check("[\"[[[[\\\"[[[\",{\"{{{\":1}]", 24,
-	    2), 0);
+	T_EQ_INT(
+	    rb_wh_json_depth_check("[\"[[[[\\\"[[[\",{\"{{{\":1}]", 24, 2), 0);
 	/* Closing more than was opened does not underflow. */
 	T_EQ_INT(rb_wh_json_depth_check("]]]][[", 6, 2), 0);
 
@@ -255,8 +278,8 @@ test_webhook_alert__depth(void)
 	for (i = 0; i < RB_WH_MAX_DEPTH - 1; i++)
 		rb_buf_addch(&b, ']');
 	rb_buf_addch(&b, '}');
-	T_EQ_INT(rb_wh_payload_parse(&p, RB_WH_ALERTMANAGER, b.buf, b.len,
-	    &err), 0);
+	T_EQ_INT(
+	    rb_wh_payload_parse(&p, RB_WH_ALERTMANAGER, b.buf, b.len, &err), 0);
 	rb_wh_payload_release(&p);
 	rb_buf_release(&b);
 }
@@ -268,12 +291,17 @@ test_webhook_alert__alert_json(void)
 	struct rb_error err = RB_ERROR_INIT;
 	struct rb_buf b = RB_BUF_INIT;
 
-	T_EQ_INT(parse(&p, RB_WH_ALERTMANAGER, "{\"alerts\":[{\"labels\":"
-	    "{\"z\":\"1\",\"a\":\"\\u00e9\\\"\"},\"annotations\":{\"s\":\"x\"},"
-	    "\"startsAt\":\"t\",\"fingerprint\":\"f\"}]}", &err), 0);
-	T_EQ_INT(rb_wh_alert_json(&b, &p.alerts[0].view, RB_WH_ALERTMANAGER),
+	T_EQ_INT(parse(&p, RB_WH_ALERTMANAGER,
+		     "{\"alerts\":[{\"labels\":"
+		     "{\"z\":\"1\",\"a\":\"\\u00e9\\\"\"},\"annotations\":{"
+		     "\"s\":\"x\"},"
+		     "\"startsAt\":\"t\",\"fingerprint\":\"f\"}]}",
+		     &err),
 	    0);
-	T_EQ_STR(b.buf, "{\"annotations\":{\"s\":\"x\"},\"fingerprint\":\"f\","
+	T_EQ_INT(
+	    rb_wh_alert_json(&b, &p.alerts[0].view, RB_WH_ALERTMANAGER), 0);
+	T_EQ_STR(b.buf,
+	    "{\"annotations\":{\"s\":\"x\"},\"fingerprint\":\"f\","
 	    "\"kind\":\"alertmanager\",\"labels\":{\"a\":\"\xc3\xa9\\\"\","
 	    "\"z\":\"1\"},\"starts_at\":\"t\",\"status\":\"firing\"}");
 	T_EQ_STR(rb_wh_kind_name(RB_WH_GENERIC), "generic");

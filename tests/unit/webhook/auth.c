@@ -99,11 +99,11 @@ test_webhook_auth__sig_parse(void)
 	T_EQ_INT(rb_wh_sig_parse(mac, good + 7, "sha256="), RB_EINVAL);
 	T_EQ_INT(rb_wh_sig_parse(mac, good, NULL), RB_EINVAL);
 	/* good is "sha256=" and 64 digits: 71 characters. */
-	snprintf(upper, sizeof(upper), "%.70s", good);	/* 63 digits */
+	snprintf(upper, sizeof(upper), "%.70s", good); /* 63 digits */
 	T_EQ_INT(rb_wh_sig_parse(mac, upper, "sha256="), RB_EINVAL);
-	snprintf(upper, sizeof(upper), "%.70sg", good);	/* one not hex */
+	snprintf(upper, sizeof(upper), "%.70sg", good); /* one not hex */
 	T_EQ_INT(rb_wh_sig_parse(mac, upper, "sha256="), RB_EINVAL);
-	snprintf(upper, sizeof(upper), "%s0", good);	/* 65 digits */
+	snprintf(upper, sizeof(upper), "%s0", good); /* 65 digits */
 	T_EQ_INT(rb_wh_sig_parse(mac, upper, "sha256="), RB_EINVAL);
 	T_EQ_INT(rb_wh_sig_parse(mac, "", NULL), RB_EINVAL);
 	T_EQ_INT(rb_wh_sig_parse(mac, NULL, NULL), RB_EINVAL);
@@ -116,12 +116,13 @@ test_webhook_auth__parse_scheme(void)
 	const char *cred = NULL;
 	size_t len = 0;
 
-	T_EQ_INT(rb_wh_auth_parse_scheme(&cred, &len, "Bearer abc", "Bearer"),
-	    0);
+	T_EQ_INT(
+	    rb_wh_auth_parse_scheme(&cred, &len, "Bearer abc", "Bearer"), 0);
 	T_EQ_INT(len, 3);
 	T_ASSERT(strncmp(cred, "abc", 3) == 0);
-	T_EQ_INT(rb_wh_auth_parse_scheme(&cred, &len, " bearer \t a b  ",
-	    "Bearer"), 0);
+	T_EQ_INT(
+	    rb_wh_auth_parse_scheme(&cred, &len, " bearer \t a b  ", "Bearer"),
+	    0);
 	T_EQ_INT(len, 3);
 	T_ASSERT(strncmp(cred, "a b", 3) == 0);
 	T_EQ_INT(rb_wh_auth_parse_scheme(&cred, &len, "Bearerabc", "Bearer"),
@@ -132,8 +133,8 @@ test_webhook_auth__parse_scheme(void)
 	    RB_EINVAL);
 	T_EQ_INT(rb_wh_auth_parse_scheme(&cred, &len, "Bearer", "Bearer"),
 	    RB_EINVAL);
-	T_EQ_INT(rb_wh_auth_parse_scheme(&cred, &len, NULL, "Bearer"),
-	    RB_EINVAL);
+	T_EQ_INT(
+	    rb_wh_auth_parse_scheme(&cred, &len, NULL, "Bearer"), RB_EINVAL);
 }
 
 void
@@ -146,8 +147,7 @@ test_webhook_auth__timestamp(void)
 	T_EQ_INT(rb_wh_parse_timestamp(&ts, "-5"), RB_EINVAL);
 	T_EQ_INT(rb_wh_parse_timestamp(&ts, "17e8"), RB_EINVAL);
 	T_EQ_INT(rb_wh_parse_timestamp(&ts, ""), RB_EINVAL);
-	T_EQ_INT(rb_wh_parse_timestamp(&ts, "99999999999999999999"),
-	    RB_EINVAL);
+	T_EQ_INT(rb_wh_parse_timestamp(&ts, "99999999999999999999"), RB_EINVAL);
 	T_EQ_INT(rb_wh_parse_timestamp(&ts, NULL), RB_EINVAL);
 }
 
@@ -182,8 +182,8 @@ test_webhook_auth__none(void)
 
 	T_ASSERT(a != NULL);
 	T_ASSERT(!rb_wh_auth_configured(a));
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, "", 0, 0, &scheme),
-	    RB_WH_AUTH_OK);
+	T_EQ_INT(
+	    rb_wh_auth_check(a, lookup, &h, "", 0, 0, &scheme), RB_WH_AUTH_OK);
 	T_EQ_STR(scheme, "none");
 	T_ASSERT(rb_wh_auth_env_names(a)[0] == NULL);
 	rb_wh_auth_free(a);
@@ -205,8 +205,8 @@ test_webhook_auth__bearer(void)
 	    RB_WH_AUTH_MISSING);
 	T_EQ_STR(scheme, "bearer");
 	hset(&h, "authorization", "Bearer t0ken-Z");
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, "", 0, 0, &scheme),
-	    RB_WH_AUTH_OK);
+	T_EQ_INT(
+	    rb_wh_auth_check(a, lookup, &h, "", 0, 0, &scheme), RB_WH_AUTH_OK);
 	h.value[0] = "Bearer t0ken-Y";
 	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, "", 0, 0, NULL),
 	    RB_WH_AUTH_INVALID);
@@ -236,16 +236,17 @@ test_webhook_auth__basic(void)
 	T_ASSERT((a = auth_with(&cfg)) != NULL);
 	/* base64("am:pa:ss") */
 	hset(&h, "Authorization", "Basic YW06cGE6c3M=");
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, "", 0, 0, NULL),
-	    RB_WH_AUTH_OK);
+	T_EQ_INT(
+	    rb_wh_auth_check(a, lookup, &h, "", 0, 0, NULL), RB_WH_AUTH_OK);
 	h.value[0] = "basic  YW06cGE6c3M=  ";
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, "", 0, 0, NULL),
-	    RB_WH_AUTH_OK);
-	h.value[0] = "Basic YW06cGE6c3Q=";	/* am:pa:st */
+	T_EQ_INT(
+	    rb_wh_auth_check(a, lookup, &h, "", 0, 0, NULL), RB_WH_AUTH_OK);
+	h.value[0] = "Basic YW06cGE6c3Q="; /* am:pa:st */
 	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, "", 0, 0, NULL),
 	    RB_WH_AUTH_INVALID);
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &(struct hdrs){ { 0 }, { 0 },
-	    0 }, "", 0, 0, NULL), RB_WH_AUTH_MISSING);
+	T_EQ_INT(rb_wh_auth_check(a, lookup, &(struct hdrs){ { 0 }, { 0 }, 0 },
+		     "", 0, 0, NULL),
+	    RB_WH_AUTH_MISSING);
 	rb_wh_auth_free(a);
 }
 
@@ -269,8 +270,9 @@ test_webhook_auth__hmac(void)
 	/* One bit of the body flipped. */
 	memcpy(flipped, body, sizeof(body));
 	flipped[3] ^= 1;
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, flipped, strlen(body), 0,
-	    NULL), RB_WH_AUTH_INVALID);
+	T_EQ_INT(
+	    rb_wh_auth_check(a, lookup, &h, flipped, strlen(body), 0, NULL),
+	    RB_WH_AUTH_INVALID);
 	/* Wrong secret. */
 	mac_hex(sig, sizeof(sig), "sha256=", "k3Y", body, strlen(body));
 	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), 0, NULL),
@@ -300,18 +302,18 @@ test_webhook_auth__grafana(void)
 	/* Without a timestamp header: bare hex over the body; either name. */
 	mac_hex(sig, sizeof(sig), "", "gr4f", body, strlen(body));
 	hset(&h, "X-Grafana-Alert-Signature", sig);
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now,
-	    NULL), RB_WH_AUTH_OK);
+	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now, NULL),
+	    RB_WH_AUTH_OK);
 	h.name[0] = "X-Grafana-Alerting-Signature";
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now,
-	    NULL), RB_WH_AUTH_OK);
+	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now, NULL),
+	    RB_WH_AUTH_OK);
 	h.value[0] = "sha256=00";
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now,
-	    NULL), RB_WH_AUTH_MALFORMED);
+	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now, NULL),
+	    RB_WH_AUTH_MALFORMED);
 	/* A bad one under the new name, a good one under the old. */
 	hset(&h, "X-Grafana-Alert-Signature", sig);
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now,
-	    NULL), RB_WH_AUTH_OK);
+	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now, NULL),
+	    RB_WH_AUTH_OK);
 	rb_wh_auth_free(a);
 
 	/* With a timestamp header: MAC over "ts:body", 300 s window. */
@@ -321,31 +323,35 @@ test_webhook_auth__grafana(void)
 	snprintf(msg, sizeof(msg), "%lld:%s", (long long)now, body);
 	mac_hex(sig, sizeof(sig), "", "gr4f", msg, strlen(msg));
 	hset(&h, "X-Grafana-Alerting-Signature", sig);
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now,
-	    NULL), RB_WH_AUTH_MISSING);
+	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now, NULL),
+	    RB_WH_AUTH_MISSING);
 	hset(&h, "X-Grafana-Alerting-Timestamp", "1700000000");
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now,
-	    NULL), RB_WH_AUTH_OK);
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body),
-	    now + 300, NULL), RB_WH_AUTH_OK);
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body),
-	    now - 300, NULL), RB_WH_AUTH_OK);
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body),
-	    now + 301, NULL), RB_WH_AUTH_STALE);
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body),
-	    now - 301, NULL), RB_WH_AUTH_STALE);
+	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now, NULL),
+	    RB_WH_AUTH_OK);
+	T_EQ_INT(rb_wh_auth_check(
+		     a, lookup, &h, body, strlen(body), now + 300, NULL),
+	    RB_WH_AUTH_OK);
+	T_EQ_INT(rb_wh_auth_check(
+		     a, lookup, &h, body, strlen(body), now - 300, NULL),
+	    RB_WH_AUTH_OK);
+	T_EQ_INT(rb_wh_auth_check(
+		     a, lookup, &h, body, strlen(body), now + 301, NULL),
+	    RB_WH_AUTH_STALE);
+	T_EQ_INT(rb_wh_auth_check(
+		     a, lookup, &h, body, strlen(body), now - 301, NULL),
+	    RB_WH_AUTH_STALE);
 	/* The timestamp is signed: changing it breaks the MAC. */
 	h.value[1] = "1700000001";
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now,
-	    NULL), RB_WH_AUTH_INVALID);
+	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now, NULL),
+	    RB_WH_AUTH_INVALID);
 	h.value[1] = "soon";
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now,
-	    NULL), RB_WH_AUTH_MALFORMED);
+	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now, NULL),
+	    RB_WH_AUTH_MALFORMED);
 	/* A MAC over the body alone does not pass with a timestamp. */
 	h.value[1] = "1700000000";
 	mac_hex(sig, sizeof(sig), "", "gr4f", body, strlen(body));
-	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now,
-	    NULL), RB_WH_AUTH_INVALID);
+	T_EQ_INT(rb_wh_auth_check(a, lookup, &h, body, strlen(body), now, NULL),
+	    RB_WH_AUTH_INVALID);
 	rb_wh_auth_free(a);
 	T_EQ_STR(rb_wh_auth_result_name(RB_WH_AUTH_STALE), "stale");
 }

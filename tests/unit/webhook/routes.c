@@ -17,6 +17,7 @@ void test_webhook_routes__first_match_and_params(void);
 void test_webhook_routes__rejected_values(void);
 void test_webhook_routes__permissive_value_kept_exactly(void);
 void test_webhook_routes__invalid_runbook(void);
+void test_webhook_routes__lock_key(void);
 
 static void
 write_file(const char *rel, const char *text)
@@ -172,11 +173,9 @@ test_webhook_routes__status_and_hooks(void)
 	T_EQ_INT(rb_wh_route_matches(&rt->routes[2], &f.a, NULL, &err), 1);
 	/* Hook routes take only their hook; others never take hooks. */
 	T_EQ_INT(rb_wh_route_matches(&rt->routes[3], &f.a, NULL, &err), 0);
-	T_EQ_INT(rb_wh_route_matches(&rt->routes[3], &f.a, "deploy", &err),
-	    1);
+	T_EQ_INT(rb_wh_route_matches(&rt->routes[3], &f.a, "deploy", &err), 1);
 	T_EQ_INT(rb_wh_route_matches(&rt->routes[3], &f.a, "other", &err), 0);
-	T_EQ_INT(rb_wh_route_matches(&rt->routes[4], &f.a, "deploy", &err),
-	    0);
+	T_EQ_INT(rb_wh_route_matches(&rt->routes[4], &f.a, "deploy", &err), 0);
 	T_EQ_INT(rb_wh_route_matches(&rt->routes[4], &f.a, NULL, &err), 1);
 	rb_routes_free(rt);
 }
@@ -193,14 +192,15 @@ test_webhook_routes__first_match_and_params(void)
 
 	T_ASSERT(rt != NULL);
 	T_EQ_INT(rb_wh_router_new(&r, rt, &d, &err), 0);
-	fake_init(&f, "firing", "PostgresDown", "critical",
-	    "db1.example.org:9187");
+	fake_init(
+	    &f, "firing", "PostgresDown", "critical", "db1.example.org:9187");
 	T_EQ_INT(rb_wh_router_route(&m, r, &f.a, NULL, &err), 0);
 	T_EQ_STR(m.route->name, "pg");
 	T_CONTAINS(m.runbook, "/target.yaml");
 	T_ASSERT(m.runbook[0] == '/');
 	T_EQ_STR(m.params, "{\"host\":\"db1.example.org\",\"level\":\"page\"}");
-	T_EQ_STR(m.dedup_key, "[\"pg\",\"0123456789abcdef\","
+	T_EQ_STR(m.dedup_key,
+	    "[\"pg\",\"0123456789abcdef\","
 	    "\"2024-05-01T10:00:00Z\"]");
 	T_EQ_INT(m.window_ms, 600000);
 	rb_wh_match_release(&m);
@@ -209,7 +209,8 @@ test_webhook_routes__first_match_and_params(void)
 	fake_init(&f, "firing", "Other", NULL, NULL);
 	T_EQ_INT(rb_wh_router_route(&m, r, &f.a, NULL, &err), 0);
 	T_EQ_STR(m.route->name, "catch-all");
-	T_EQ_STR(m.params, "{\"host\":\"fallback\",\"note\":"
+	T_EQ_STR(m.params,
+	    "{\"host\":\"fallback\",\"note\":"
 	    "\"0123456789abcdef@2024-05-01T10:00:00Z\"}");
 	T_EQ_INT(m.window_ms, 0);
 	rb_wh_match_release(&m);
@@ -260,17 +261,16 @@ test_webhook_routes__rejected_values(void)
 
 	/* Enum: level must be page or ticket. */
 	{
-		struct rb_label l[4] = {
-			{ (char *)"alertname", (char *)"PostgresDown" },
+		struct rb_label l[4] = { { (char *)"alertname",
+					     (char *)"PostgresDown" },
 			{ (char *)"instance", (char *)"db1:1" },
 			{ (char *)"level", (char *)"$(reboot)" },
-			{ (char *)"severity", (char *)"page" }
-		};
+			{ (char *)"severity", (char *)"page" } };
 
 		f.a.labels = l;
 		f.a.nlabels = 4;
-		T_EQ_INT(rb_wh_router_route(&m, r, &f.a, NULL, &err),
-		    RB_EINVAL);
+		T_EQ_INT(
+		    rb_wh_router_route(&m, r, &f.a, NULL, &err), RB_EINVAL);
 		T_CONTAINS(err.msg, "param 'level'");
 		T_CONTAINS(err.msg, "not one of page, ticket");
 		rb_wh_match_release(&m);
@@ -284,16 +284,14 @@ void
 test_webhook_routes__permissive_value_kept_exactly(void)
 {
 	static const char hostile[] = "zzz\";echo${IFS}\"x\";# $(id) `id` "
-	    "'q' {{ env.HOME }} \\ \xc3\xa9 \t\n";
+				      "'q' {{ env.HOME }} \\ \xc3\xa9 \t\n";
 	struct rb_routes *rt = load_routes(routes_yaml);
 	struct rb_wh_router *r = NULL;
 	struct rb_wh_match m = RB_WH_MATCH_INIT;
 	struct rb_diags d = RB_DIAGS_INIT;
 	struct rb_error err = RB_ERROR_INIT;
-	struct rb_label l[2] = {
-		{ (char *)"host", (char *)"web1" },
-		{ (char *)"note", (char *)hostile }
-	};
+	struct rb_label l[2] = { { (char *)"host", (char *)"web1" },
+		{ (char *)"note", (char *)hostile } };
 	struct fake f;
 	json_t *j;
 
@@ -334,4 +332,69 @@ test_webhook_routes__invalid_runbook(void)
 	rb_diags_release(&d);
 	rb_routes_free(rt);
 	write_file("target.yaml", target_yaml);
+}
+
+void
+test_webhook_routes__lock_key(void)
+{
+	static const char yaml[] =
+	    "routes:\n"
+	    "  - name: locked\n"
+	    "    runbook: locked.yaml\n"
+	    "    params: {host: '{{ alert.labels.host }}'}\n"
+	    "  - name: plain\n"
+	    "    runbook: target.yaml\n"
+	    "    params: {host: '{{ alert.labels.host }}'}\n";
+	struct rb_routes *rt;
+	struct rb_wh_router *r = NULL;
+	struct rb_diags d = RB_DIAGS_INIT;
+	struct rb_error err = RB_ERROR_INIT;
+	struct rb_buf b = RB_BUF_INIT, path = RB_BUF_INIT;
+	const struct rb_runbook *rb;
+	char *abs;
+
+	write_file("locked.yaml",
+	    "runbook: locked\n"
+	    "params: {host: {pattern: '^[a-z0-9]+$'}}\n"
+	    "lock: 'locked-{{ params.host }}'\n"
+	    "steps: [{id: s, run: 'true'}]\n");
+	rt = load_routes(yaml);
+	T_ASSERT(rt != NULL);
+	T_EQ_INT(rb_wh_router_new(&r, rt, &d, &err), 0);
+	rb_buf_addf(&path, "%s/locked.yaml", rb_test_tmpdir());
+	abs = realpath(path.buf, NULL);
+	T_ASSERT(abs != NULL);
+	rb = rb_wh_router_runbook(r, abs);
+	free(abs);
+	T_ASSERT(rb != NULL);
+	T_EQ_STR(rb->name, "locked");
+	T_ASSERT(rb_wh_router_runbook(r, "/nonexistent.yaml") == NULL);
+
+	T_EQ_INT(rb_wh_lock_key(&b, rb, "{\"host\":\"db1\"}",
+		     "{\"labels\":{\"host\":\"db1\"},\"status\":\"firing\"}"),
+	    0);
+	T_EQ_STR(b.buf, "locked-db1");
+	/* A value that would not resolve: the runbook name, to be safe. */
+	rb_buf_reset(&b);
+	T_EQ_INT(rb_wh_lock_key(&b, rb, "{\"host\":\"DB 1\"}", NULL), 0);
+	T_EQ_STR(b.buf, "locked");
+	rb_buf_reset(&b);
+	T_EQ_INT(rb_wh_lock_key(&b, rb, "not json", NULL), 0);
+	T_EQ_STR(b.buf, "locked");
+	/* No lock: the runbook's name. */
+	rb_buf_reset(&b);
+	rb_buf_reset(&path);
+	rb_buf_addf(&path, "%s/target.yaml", rb_test_tmpdir());
+	abs = realpath(path.buf, NULL);
+	T_ASSERT(abs != NULL);
+	rb = rb_wh_router_runbook(r, abs);
+	free(abs);
+	T_ASSERT(rb != NULL);
+	T_EQ_INT(rb_wh_lock_key(&b, rb, "{\"host\":\"db1\"}", NULL), 0);
+	T_EQ_STR(b.buf, "target");
+	rb_buf_release(&b);
+	rb_buf_release(&path);
+	rb_wh_router_free(r);
+	rb_diags_release(&d);
+	rb_routes_free(rt);
 }
