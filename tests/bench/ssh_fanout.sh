@@ -95,7 +95,16 @@ while [ $s -lt "$STEPS" ]; do
 	for a in $ALIASES; do echo "$a" >> "$W/jobs"; done
 	s=$((s + 1))
 done
-mux_stop() { for a in $ALIASES; do ssh -F "$CFG" -O exit "$a" >/dev/null 2>&1; done; }
+# Stop the masters and wait for their sockets to go, so the next run
+# starts cold and never finds a stale socket (which disables multiplexing).
+mux_stop() {
+	for a in $ALIASES; do ssh -F "$CFG" -O exit "$a" >/dev/null 2>&1; done
+	n=0
+	while ls "$W"/cm-* >/dev/null 2>&1 && [ $n -lt 100 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+}
 
 # ---- ansible
 if [ "$ANSIBLE" = 1 ] && ! command -v ansible-playbook >/dev/null 2>&1; then
@@ -141,7 +150,16 @@ EOF
 			s=$((s + 1))
 		done
 	} > "$W/ansible/play.yml"
-	ansible_stop() { for a in $ALIASES; do [ -S "$W/acp-$a" ] && ssh -o ControlPath="$W/acp-$a" -O exit x >/dev/null 2>&1; done; }
+	ansible_stop() {
+		for a in $ALIASES; do
+			[ -S "$W/acp-$a" ] && ssh -o ControlPath="$W/acp-$a" -O exit x >/dev/null 2>&1
+		done
+		n=0
+		while ls "$W"/acp-* >/dev/null 2>&1 && [ $n -lt 100 ]; do
+			sleep 0.05
+			n=$((n + 1))
+		done
+	}
 fi
 
 # ---- runs

@@ -133,15 +133,18 @@ test_model_model__search_path(void)
 	struct rb_strvec sv = RB_STRVEC_INIT;
 
 	with_path("/a:/b::/c", get_search_path, &sv);
-	T_EQ_INT(sv.nr, 5);
+	/* ./runbooks, ./playbooks, $RUNBOOK_PATH, then the installed ones. */
+	T_EQ_INT(sv.nr, 7);
 	T_EQ_STR(sv.v[0], "runbooks");
 	T_EQ_STR(sv.v[1], "playbooks");
 	T_EQ_STR(sv.v[2], "/a");
 	T_EQ_STR(sv.v[3], "/b");
 	T_EQ_STR(sv.v[4], "/c");
+	T_EQ_STR(sv.v[5], RB_DATADIR "/runbooks");
+	T_EQ_STR(sv.v[6], RB_DATADIR "/playbooks");
 	rb_strvec_release(&sv);
 	with_path(NULL, get_search_path, &sv);
-	T_EQ_INT(sv.nr, 2);
+	T_EQ_INT(sv.nr, 4);
 	rb_strvec_release(&sv);
 }
 
@@ -210,7 +213,8 @@ test_model_model__find(void)
 	T_ASSERT(c.path == NULL);
 	T_EQ_STR(c.err.msg, "no runbook named 'third'");
 	T_EQ_STR(c.err.hint, "looked for third.yaml and third.yml in runbooks, "
-	    "playbooks (add directories with $RUNBOOK_PATH)");
+	    "playbooks, " RB_DATADIR "/runbooks, " RB_DATADIR "/playbooks "
+	    "(add directories with $RUNBOOK_PATH)");
 	/* A path is used as it is. */
 	rb_buf_reset(&p);
 	rb_buf_addf(&p, "%s/second.yaml", b.buf);
