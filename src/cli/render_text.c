@@ -311,6 +311,87 @@ render_event(const struct rb_event *ev, void *payload)
 	fflush(r->f);
 }
 
+/* A short status word for one cell of the host x step grid. */
+static const char *
+cell(enum rb_status st)
+{
+	switch (st) {
+	case RB_ST_SUCCEEDED:
+		return "ok";
+	case RB_ST_FAILED:
+		return "FAIL";
+	case RB_ST_TIMED_OUT:
+		return "TIME";
+	case RB_ST_SKIPPED:
+		return "skip";
+	case RB_ST_INTERRUPTED:
+		return "INT";
+	case RB_ST_NOT_RUN:
+		return "-";
+	default:
+		return "...";
+	}
+}
+
+/*
+ * When steps ran on several inventory hosts, a host x step grid: one line
+ * per host, one column per step that ran on hosts.
+ */
+static void
+grid(struct render *r)
+{
+	struct rb_strvec hosts = RB_STRVEC_INIT, steps = RB_STRVEC_INIT;
+	size_t i, j, k, wh = 4;
+
+	for (i = 0; i < r->nrows; i++) {
+		const struct row *w = &r->rows[i];
+		bool seen = false;
+
+		if (strcmp(w->host, "local") == 0 ||
+		    strcmp(w->phase, "main") != 0)
+			continue;
+		for (j = 0; j < hosts.nr && !seen; j++)
+			seen = strcmp(hosts.v[j], w->host) == 0;
+		if (!seen)
+			rb_strvec_push(&hosts, w->host);
+		seen = false;
+		for (j = 0; j < steps.nr && !seen; j++)
+			seen = strcmp(steps.v[j], w->step) == 0;
+		if (!seen)
+			rb_strvec_push(&steps, w->step);
+	}
+	if (hosts.nr < 2)
+		goto out;
+	for (j = 0; j < hosts.nr; j++)
+		if (strlen(hosts.v[j]) > wh)
+			wh = strlen(hosts.v[j]);
+	fprintf(r->f, "\n%s%-*s", col(r, "\033[1m"), (int)wh, "HOST");
+	for (k = 0; k < steps.nr; k++)
+		fprintf(r->f, "  %-*s", (int)(strlen(steps.v[k]) > 4 ?
+		    strlen(steps.v[k]) : 4), steps.v[k]);
+	fprintf(r->f, "%s\n", col(r, "\033[0m"));
+	for (j = 0; j < hosts.nr; j++) {
+		fprintf(r->f, "%-*s", (int)wh, hosts.v[j]);
+		for (k = 0; k < steps.nr; k++) {
+			enum rb_status st = RB_ST_NOT_RUN;
+			int wcol = (int)(strlen(steps.v[k]) > 4 ?
+			    strlen(steps.v[k]) : 4);
+
+			for (i = 0; i < r->nrows; i++)
+				if (strcmp(r->rows[i].host, hosts.v[j]) == 0 &&
+				    strcmp(r->rows[i].step, steps.v[k]) == 0 &&
+				    strcmp(r->rows[i].phase, "main") == 0)
+					st = r->rows[i].status;
+			fprintf(r->f, "  %s%-*s%s", status_color(r, st), wcol,
+			    cell(st), col(r, "\033[0m"));
+		}
+		fputc('\n', r->f);
+	}
+out:
+	rb_strvec_release(&hosts);
+	rb_strvec_release(&steps);
+}
+
 void
 render_summary(struct render *r)
 {
@@ -359,6 +440,7 @@ render_summary(struct render *r)
 		    w->status == RB_ST_TIMED_OUT)
 			failed++;
 	}
+	grid(r);
 	if (r->finished)
 		fprintf(r->f, "\nrun %s %s%s%s: %zu succeeded, %zu failed, "
 		    "%zu skipped\n", r->run_id,

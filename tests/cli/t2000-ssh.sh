@@ -56,7 +56,9 @@ test_expect_success 'a step on a group runs once per host, over SSH' '
 	"$RUNBOOK" run fan --output json >ev 2>err &&
 	test "$(wc -l <fan.log)" -eq 4 &&
 	grep "hi from web3 web3" fan.log &&
-	test "$(grep -c "\"event\":\"step_finished\".*\"host\":\"web[0-9]" ev)" -eq 4
+	test "$(grep -c "\"event\":\"step_finished\".*\"host\":\"web[0-9]" ev)" -eq 4 &&
+	"$RUNBOOK" run fan 2>err &&
+	grep "^HOST  *hello" err && grep "^web3  *ok" err
 '
 
 test_expect_success 'a hostile param arrives byte-identical on the host and runs nothing' '
