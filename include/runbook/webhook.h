@@ -340,13 +340,20 @@ int rb_wh_serve_new(struct rb_wh_server **out,
 const char *rb_wh_serve_address(const struct rb_wh_server *s);
 
 /*
- * Serve until SIGINT or SIGTERM, then shut down gracefully: stop
- * accepting, let requests in flight finish (at most the connection
- * timeout), send SIGTERM to running runs (which journal themselves as
- * interrupted; SIGKILL after shutdown_grace_ms, at once on a second
- * signal), mark their queue entries from their exit status, and leave
- * queued entries queued for the next start. Returns 0 after a clean
- * shutdown, or RB_EIO when the event loop failed.
+ * Serve until SIGINT or SIGTERM. Accepted alerts are queued and their runs
+ * started as `<exe> run --queue-id ID --state DIR` children (environment:
+ * runbook's own, without LISTEN_*, NOTIFY_SOCKET and the auth secrets;
+ * stdout and stderr: runbook's stderr), at most max_runs at a time, one
+ * at a time per lock key; an entry is marked done (exit 0, or 4: paused
+ * at an approval) or failed (anything else) when its child exits.
+ *
+ * Shutdown is graceful: stop accepting, let requests in flight finish (at
+ * most the connection timeout), send SIGTERM to running runs (which
+ * journal themselves as interrupted; SIGKILL after shutdown_grace_ms, at
+ * once on a second signal), mark their entries from their exit status,
+ * and leave queued entries queued for the next start (entries claimed and
+ * waiting for a lock are put back by the next start's rb_queue_recover()).
+ * Returns 0 after a clean shutdown, or RB_EIO when the event loop failed.
  */
 int rb_wh_serve_run(struct rb_wh_server *s, struct rb_error *err);
 

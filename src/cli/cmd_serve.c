@@ -12,9 +12,6 @@
 #include "runbook/webhook.h"
 #include "runbook/banned.h"
 
-/* Declared in cli.h once the command table lists serve. */
-int cmd_serve(int argc, char **argv);
-
 /* One log line per write(2), so run children's output cannot split it. */
 static void
 log_line(enum rb_wh_log_level level, const char *line, void *payload)

@@ -12,23 +12,33 @@
  * struct rb_store is therefore only ever used by the thread that opened it,
  * as store.h requires, and no lock is needed anywhere.
  *
- * Durability with group commit: a request whose outcome must be recorded
- * (every decision on a hook path) is parked with MHD_suspend_connection()
- * once it is decided. After each MHD_run() round all parked requests are
- * written in ONE transaction (queue entries and audit records), committed
- * (one fsync for the whole round), and only then answered and resumed: a
+ * Durability with group commit: a request that accepts alerts (a 202) is
+ * parked with MHD_suspend_connection() once it is decided. After each
+ * MHD_run() round everything decided in it is written in ONE transaction
+ * (queue entries and audit records), committed (one fsync for the whole
+ * round), and only then are the parked requests answered and resumed: a
  * 202 is never sent for anything that is not on disk. When the database
- * fails, the transaction is rolled back and every request that would have
- * been accepted gets 503, so the sender retries.
+ * fails, the transaction is rolled back and every parked request gets 503,
+ * so the sender retries. Every other answer (400, 401, 413, 422, 200
+ * {"matched":0}) does not depend on the commit: it is sent at once and its
+ * audit record rides along in the next round's transaction.
  *
  * Request flow (the access handler is called several times per request):
  *   1. headers: endpoint, method, framing (two Content-Length headers,
- *      Content-Length with Transfer-Encoding -> 400), declared size (413)
+ *      Content-Length with Transfer-Encoding -> 400), declared size (413,
+ *      at once to a client expecting "100 Continue", else after reading
+ *      and dropping the body so the answer is not lost to a reset)
  *   2. body pieces: appended to a buffer capped at max_body; once it
  *      overflows (chunked bodies too) nothing more is kept, and the
- *      request gets 413 when it ends (MAX_DISCARD bounds the wait)
+ *      request gets 413 when it ends (MAX_DISCARD bounds the wait; the
+ *      whole upload is bounded in time too)
  *   3. end of body: authenticate (401), parse (400), route each alert
- *      (param checks -> rejected), then park for the commit.
+ *      (param checks -> rejected), then answer or park for the commit.
+ *
+ * Runs: queued entries are claimed oldest first while fewer than max_runs
+ * children run. An entry whose lock key (computed like the engine does) is
+ * held by one of our running runs is held back until that run ends: its
+ * run would only be refused (exit 5) and the alert lost.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -128,7 +138,6 @@ struct req {
 	bool toobig;	    /* the body overflowed max_body */
 	size_t discarded;   /* bytes dropped since */
 	bool decided;	    /* parked or answered */
-	bool needs_commit;  /* 2xx only if the round commits */
 	bool answered;
 	int code;
 	char *resp; /* response body (JSON or text) */
@@ -178,6 +187,8 @@ struct rb_wh_server {
 	int max_runs;
 
 	struct req *parked, **parked_tail;
+	struct op *later; /* audit records of answered requests */
+	size_t nlater, alater;
 	size_t inflight; /* requests not yet completed */
 	struct run *runs;
 	size_t nrunning;
@@ -359,6 +370,18 @@ park(struct req *q)
 	MHD_suspend_connection(q->conn);
 }
 
+/* Free what an op owns. */
+static void
+op_release(struct op *o)
+{
+	free(o->actor);
+	json_decref(o->details);
+	free(o->route);
+	free(o->params);
+	free(o->alert);
+	free(o->dedup_key);
+}
+
 static struct op *
 add_op(struct req *q, enum op_kind kind)
 {
@@ -376,16 +399,8 @@ ops_free(struct req *q)
 {
 	size_t i;
 
-	for (i = 0; i < q->nops; i++) {
-		struct op *o = &q->ops[i];
-
-		free(o->actor);
-		json_decref(o->details);
-		free(o->route);
-		free(o->params);
-		free(o->alert);
-		free(o->dedup_key);
-	}
+	for (i = 0; i < q->nops; i++)
+		op_release(&q->ops[i]);
 	free(q->ops);
 	q->ops = NULL;
 	q->nops = q->aops = 0;
@@ -411,8 +426,32 @@ add_audit(struct req *q, const char *event, const char *route, json_t *details)
 }
 
 /*
+ * Answer a request whose answer does not depend on the commit (anything
+ * but 202) at once, from the handler; its audit records are written by the
+ * next commit round. Answering before the request body was read (a 413 on
+ * Content-Length) without delay also spares "Expect: 100-continue" clients
+ * from sending the body.
+ */
+static void
+answer_deferred(struct req *q)
+{
+	struct rb_wh_server *s = q->srv;
+	size_t i;
+
+	for (i = 0; i < q->nops; i++) {
+		RB_ALLOC_GROW(s->later, s->nlater + 1, s->alater);
+		s->later[s->nlater++] = q->ops[i];
+	}
+	q->nops = 0;
+	q->decided = true;
+	if (send_response(q) != MHD_YES)
+		slog(s, RB_WH_LOG_WARN, "cannot queue a response",
+		    json_pack("{s:s}", "remote", q->remote));
+}
+
+/*
  * Refuse the whole request with code and reason, audited as
- * webhook.rejected, and park it for the commit.
+ * webhook.rejected.
  */
 static void
 reject(struct req *q, int code, const char *reason, const char *scheme)
@@ -425,8 +464,7 @@ reject(struct req *q, int code, const char *reason, const char *scheme)
 		json_object_set_new(d, "scheme", json_string(scheme));
 	add_audit(q, "webhook.rejected", NULL, d);
 	set_response(q, code, "application/json", error_body(reason));
-	q->needs_commit = false;
-	park(q);
+	answer_deferred(q);
 }
 
 /* ------------------------------------------------------------------ */
@@ -475,16 +513,12 @@ check_framing(struct req *q)
 	MHD_get_connection_values(q->conn, MHD_HEADER_KIND, count_framing, &f);
 	if (f.ncl > 1) {
 		reject(q, MHD_HTTP_BAD_REQUEST,
-		    "more than one Content-Length "
-		    "header",
-		    NULL);
+		    "more than one Content-Length header", NULL);
 		return true;
 	}
 	if (f.ncl > 0 && f.nte > 0) {
 		reject(q, MHD_HTTP_BAD_REQUEST,
-		    "both Content-Length and "
-		    "Transfer-Encoding",
-		    NULL);
+		    "both Content-Length and Transfer-Encoding", NULL);
 		return true;
 	}
 	if (f.nte > 1 || (f.nte == 1 && strcasecmp(f.te, "chunked") != 0)) {
@@ -492,14 +526,26 @@ check_framing(struct req *q)
 		    NULL);
 		return true;
 	}
-	if (f.ncl == 1 &&
-	    (rb_parse_int(&cl, f.cl, 0, LLONG_MAX) != 0 ||
-		(unsigned long long)cl > q->srv->max_body)) {
-		reject(q, MHD_HTTP_CONTENT_TOO_LARGE,
-		    "body larger than "
-		    "max_body",
-		    NULL);
+	if (f.ncl == 1 && rb_parse_int(&cl, f.cl, 0, LLONG_MAX) != 0) {
+		reject(q, MHD_HTTP_BAD_REQUEST, "bad Content-Length", NULL);
 		return true;
+	}
+	if (f.ncl == 1 && (unsigned long long)cl > q->srv->max_body) {
+		/*
+		 * A client waiting for "100 Continue" sends nothing more:
+		 * refuse now. One already sending the body would see its
+		 * connection reset by a close with unread data, losing the
+		 * answer: read and drop the body first, up to MAX_DISCARD.
+		 */
+		if (MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
+			MHD_HTTP_HEADER_EXPECT) != NULL ||
+		    (unsigned long long)cl - q->srv->max_body > MAX_DISCARD) {
+			reject(q, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "body larger than max_body", NULL);
+			return true;
+		}
+		q->toobig = true;
+		rb_buf_release(&q->body);
 	}
 	return false;
 }
@@ -554,6 +600,24 @@ out:
 	rb_buf_release(&alert);
 }
 
+/* The response body of a decided hook request. */
+static char *
+hook_body(const struct req *q)
+{
+	json_t *o;
+	char *text;
+
+	if (q->matched == 0)
+		return xstrdup("{\"matched\":0}");
+	o = json_pack("{s:I,s:I,s:I,s:I,s:I}", "matched",
+	    (json_int_t)q->matched, "queued", (json_int_t)q->queued,
+	    "deduplicated", (json_int_t)q->dedup, "rejected",
+	    (json_int_t)q->rejected, "unmatched", (json_int_t)q->unmatched);
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
 /* The whole body is in: authenticate, parse, route, park. */
 static void
 decide_hook(struct req *q)
@@ -572,8 +636,7 @@ decide_hook(struct req *q)
 	if (ar != RB_WH_AUTH_OK) {
 		s->m.auth_failures[ar]++;
 		snprintf(reason, sizeof(reason),
-		    "authentication failed: %s "
-		    "(%s)",
+		    "authentication failed: %s (%s)",
 		    rb_wh_auth_result_name(ar), scheme);
 		q->www_auth = strcmp(scheme, "bearer") == 0 ? "Bearer"
 		    : strcmp(scheme, "basic") == 0 ? "Basic realm=\"runbook\""
@@ -606,12 +669,13 @@ decide_hook(struct req *q)
 	 */
 	if (q->matched > q->rejected) {
 		q->code = MHD_HTTP_ACCEPTED;
-		q->needs_commit = true;
-	} else if (q->matched == 0)
-		q->code = MHD_HTTP_OK;
-	else
-		q->code = MHD_HTTP_UNPROCESSABLE_CONTENT;
-	park(q);
+		park(q);
+		goto out;
+	}
+	set_response(q,
+	    q->matched == 0 ? MHD_HTTP_OK : MHD_HTTP_UNPROCESSABLE_CONTENT,
+	    "application/json", hook_body(q));
+	answer_deferred(q);
 out:
 	rb_wh_payload_release(&p);
 }
@@ -632,26 +696,21 @@ metrics_text(struct rb_wh_server *s)
 	    "Webhook listener HTTP requests by response code.");
 	for (i = 0; i < NCODES; i++)
 		rb_buf_addf(&b,
-		    "runbook_webhook_requests_total{code=\"%d\"} "
-		    "%llu\n",
+		    "runbook_webhook_requests_total{code=\"%d\"} %llu\n",
 		    known_codes[i], (unsigned long long)s->m.requests[i]);
-	rb_buf_addf(&b,
-	    "runbook_webhook_requests_total{code=\"other\"} "
-	    "%llu\n",
+	rb_buf_addf(&b, "runbook_webhook_requests_total{code=\"other\"} %llu\n",
 	    (unsigned long long)s->m.requests[NCODES]);
 	HEAD("runbook_webhook_alerts_total", "counter",
 	    "Alerts received, by what happened to them.");
 	for (i = 0; i < AL_N; i++)
 		rb_buf_addf(&b,
-		    "runbook_webhook_alerts_total{result=\"%s\"} "
-		    "%llu\n",
+		    "runbook_webhook_alerts_total{result=\"%s\"} %llu\n",
 		    alert_result_names[i], (unsigned long long)s->m.alerts[i]);
 	HEAD("runbook_webhook_auth_failures_total", "counter",
 	    "Requests refused by authentication, by reason.");
 	for (i = 1; i < RB_WH_AUTH_NRESULTS; i++)
 		rb_buf_addf(&b,
-		    "runbook_webhook_auth_failures_total{reason="
-		    "\"%s\"} %llu\n",
+		    "runbook_webhook_auth_failures_total{reason=\"%s\"} %llu\n",
 		    rb_wh_auth_result_name(i),
 		    (unsigned long long)s->m.auth_failures[i]);
 	HEAD("runbook_runs_total", "counter",
@@ -840,6 +899,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
+		/*
+		 * libmicrohttpd's timeout is per idle period: a body trickling
+		 * in a byte at a time never trips it. Bound the whole upload.
+		 */
+		if (rb_now_us() - q->t0_us >
+		    (int64_t)s->o.connection_timeout_s * 3 * 1000000) {
+			slog(s, RB_WH_LOG_WARN, "request body too slow: closed",
+			    json_pack("{s:s}", "remote", q->remote));
+			return MHD_NO;
+		}
 		if (q->toobig) {
 			q->discarded += *upload_data_size;
 			*upload_data_size = 0;
@@ -857,9 +926,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (q->toobig) {
 		reject(q, MHD_HTTP_CONTENT_TOO_LARGE,
-		    "body larger than "
-		    "max_body",
-		    NULL);
+		    "body larger than max_body", NULL);
 		return MHD_YES;
 	}
 	decide_hook(q);
@@ -897,90 +964,72 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* ------------------------------------------------------------------ */
 /* The commit round */
 
-/* Write one request's ops into the open transaction. */
+/*
+ * Write one op into the open transaction; q is the request an enqueue
+ * belongs to (its counts are updated), NULL for audit records.
+ */
 static int
-write_ops(struct rb_wh_server *s, struct req *q)
+write_op(struct rb_wh_server *s, struct op *o, struct req *q)
 {
-	size_t i;
+	struct rb_queue_entry e = RB_QUEUE_ENTRY_INIT;
+	enum rb_queue_result res;
+	int64_t id = 0;
+	char *details;
 	int r;
 
-	for (i = 0; i < q->nops; i++) {
-		struct op *o = &q->ops[i];
-		struct rb_queue_entry e = RB_QUEUE_ENTRY_INIT;
-		enum rb_queue_result res;
-		int64_t id = 0;
-		char *details;
-
-		if (o->kind == OP_ENQUEUE) {
-			e.route = o->route;
-			e.runbook = o->runbook;
-			e.params = o->params;
-			e.alert = o->alert;
-			e.dedup_key = o->dedup_key;
-			e.source = q->ip; /* actor webhook:IP/ROUTE */
-			if ((r = rb_queue_enqueue(
-				 &id, &res, s->st, &e, o->window_ms)) != 0)
-				return r;
-			json_object_set_new(
-			    o->details, "queue_id", json_integer(id));
-			o->event = res == RB_QUEUE_QUEUED
-			    ? "webhook.accepted"
-			    : "webhook.deduplicated";
-			if (res == RB_QUEUE_QUEUED)
-				q->queued++;
-			else
-				q->dedup++;
-		}
-		details = json_dumps(o->details, JSON_COMPACT | JSON_SORT_KEYS);
-		if (details == NULL)
-			RB_BUG("cannot serialise audit details");
-		r = rb_audit_append(
-		    NULL, s->st, o->event, o->actor, NULL, details);
-		free(details);
-		if (r != 0)
+	if (o->kind == OP_ENQUEUE) {
+		e.route = o->route;
+		e.runbook = o->runbook;
+		e.params = o->params;
+		e.alert = o->alert;
+		e.dedup_key = o->dedup_key;
+		e.source = q->ip; /* the run's actor: webhook:IP/ROUTE */
+		if ((r = rb_queue_enqueue(
+			 &id, &res, s->st, &e, o->window_ms)) != 0)
 			return r;
+		json_object_set_new(o->details, "queue_id", json_integer(id));
+		if (res == RB_QUEUE_QUEUED) {
+			o->event = "webhook.accepted";
+			q->queued++;
+		} else {
+			o->event = "webhook.deduplicated";
+			q->dedup++;
+		}
 	}
-	return 0;
-}
-
-/* The response body of a decided hook request. */
-static char *
-hook_body(const struct req *q)
-{
-	json_t *o;
-	char *text;
-
-	if (q->matched == 0)
-		return xstrdup("{\"matched\":0}");
-	o = json_pack("{s:I,s:I,s:I,s:I,s:I}", "matched",
-	    (json_int_t)q->matched, "queued", (json_int_t)q->queued,
-	    "deduplicated", (json_int_t)q->dedup, "rejected",
-	    (json_int_t)q->rejected, "unmatched", (json_int_t)q->unmatched);
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return text;
+	details = json_dumps(o->details, JSON_COMPACT | JSON_SORT_KEYS);
+	if (details == NULL)
+		RB_BUG("cannot serialise audit details");
+	r = rb_audit_append(NULL, s->st, o->event, o->actor, NULL, details);
+	free(details);
+	return r;
 }
 
 /*
- * Write every parked request in one transaction, commit, then answer and
- * resume them all. Returns true when connections were resumed (libmicro-
- * httpd must run again at once).
+ * Write the audit records of requests already answered and everything of
+ * the parked (accepted) requests in one transaction, commit, then answer
+ * and resume the parked ones: 202 when the commit succeeded, 503 when it
+ * did not (nothing of the round was written, the sender retries). Returns
+ * true when connections were resumed (libmicrohttpd must run again).
  */
 static bool
 commit_round(struct rb_wh_server *s)
 {
 	struct req *q, *next, *list = s->parked;
 	struct rb_error err = RB_ERROR_INIT;
+	size_t i;
 	bool ok;
 	int r;
 
-	if (list == NULL)
+	if (list == NULL && s->nlater == 0)
 		return false;
 	s->parked = NULL;
 	s->parked_tail = &s->parked;
 	r = rb_store_begin(s->st);
+	for (i = 0; r == 0 && i < s->nlater; i++)
+		r = write_op(s, &s->later[i], NULL);
 	for (q = list; r == 0 && q != NULL; q = q->next)
-		r = write_ops(s, q);
+		for (i = 0; r == 0 && i < q->nops; i++)
+			r = write_op(s, &q->ops[i], q);
 	if (r == 0)
 		r = rb_store_commit(s->st);
 	else {
@@ -996,34 +1045,35 @@ commit_round(struct rb_wh_server *s)
 	else {
 		s->m.commit_failures++;
 		slog(s, RB_WH_LOG_ERROR, "cannot record webhook requests",
-		    json_pack("{s:o,s:o}", "error", jstr(err.msg), "hint",
-			jstr(err.hint)));
+		    json_pack("{s:o,s:o,s:I}", "error", jstr(err.msg), "hint",
+			jstr(err.hint), "lost_audit_records",
+			(json_int_t)s->nlater));
 	}
+	for (i = 0; i < s->nlater; i++)
+		op_release(&s->later[i]);
+	s->nlater = 0;
 	for (q = list; q != NULL; q = next) {
 		next = q->next;
-		if (!ok) {
-			q->queued = q->dedup = 0;
-			if (q->needs_commit) {
-				set_response(q, MHD_HTTP_SERVICE_UNAVAILABLE,
-				    "application/json",
-				    error_body("the state "
-					       "database is unavailable; retry "
-					       "later"));
-			}
-		} else {
+		if (ok) {
 			s->m.alerts[AL_QUEUED] += q->queued;
 			s->m.alerts[AL_DEDUP] += q->dedup;
 			if (q->queued > 0)
 				s->want_claim = true;
+			set_response(q, MHD_HTTP_ACCEPTED, "application/json",
+			    hook_body(q));
+		} else {
+			q->queued = q->dedup = 0;
+			set_response(q, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "application/json",
+			    error_body("the state database "
+				       "is unavailable; retry later"));
 		}
-		if (q->resp == NULL)
-			q->resp = hook_body(q);
 		if (send_response(q) != MHD_YES)
 			slog(s, RB_WH_LOG_WARN, "cannot queue a response",
 			    json_pack("{s:s}", "remote", q->remote));
 		MHD_resume_connection(q->conn);
 	}
-	return true;
+	return list != NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1191,8 +1241,7 @@ hold(struct rb_wh_server *s, int64_t id, char *key)
 	*pp = h;
 	s->nheld++;
 	slog(s, RB_WH_LOG_INFO,
-	    "run waits for a running run with the same "
-	    "lock",
+	    "run waits for a running run with the same lock",
 	    json_pack("{s:I}", "queue_id", (json_int_t)id));
 }
 
@@ -1223,8 +1272,7 @@ claim_runs(struct rb_wh_server *s)
 			 * that ends); log only the first failure. */
 			if (!s->claim_error_logged)
 				slog(s, RB_WH_LOG_ERROR,
-				    "cannot claim a "
-				    "queued run",
+				    "cannot claim a queued run",
 				    json_pack("{s:o}", "error",
 					jstr(rb_store_error(s->st)->msg)));
 			s->claim_error_logged = true;
@@ -1371,9 +1419,8 @@ open_listener(struct rb_wh_server *s, const char *addr, bool *out_loopback,
 	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
 	if ((gai = getaddrinfo(host, port, &hints, &res)) != 0) {
 		r = rb_error_set(err, RB_EINVAL,
-		    "cannot resolve listen "
-		    "address '%s': %s",
-		    addr, gai_strerror(gai));
+		    "cannot resolve listen address '%s': %s", addr,
+		    gai_strerror(gai));
 		goto out;
 	}
 	fd = socket(res->ai_family,
@@ -1459,16 +1506,13 @@ start_daemon(struct rb_wh_server *s, struct rb_error *err)
 	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
 	if (s->d == NULL)
 		return rb_error_set(err, RB_EIO,
-		    "cannot start the HTTP "
-		    "listener on '%s'",
-		    s->address);
+		    "cannot start the HTTP listener on '%s'", s->address);
 	/* The daemon owns the socket now (closed by MHD_stop_daemon). */
 	s->listen_fd = -1;
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (info == NULL || info->epoll_fd < 0)
-		return rb_error_set(err, RB_EIO,
-		    "libmicrohttpd has no epoll "
-		    "descriptor");
+		return rb_error_set(
+		    err, RB_EIO, "libmicrohttpd has no epoll descriptor");
 	s->epoll_fd = info->epoll_fd;
 	return 0;
 }
@@ -1486,8 +1530,7 @@ resolve_exe(struct rb_wh_server *s, struct rb_error *err)
 	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return rb_error_set(err, RB_EIO,
-		    "cannot find the runbook "
-		    "binary (/proc/self/exe): %s",
+		    "cannot find the runbook binary (/proc/self/exe): %s",
 		    strerror(errno));
 	buf[n] = '\0';
 	s->exe = xstrdup(buf);
@@ -1527,8 +1570,7 @@ rb_wh_serve_new(struct rb_wh_server **out, const struct rb_wh_serve_opts *opts,
 	if (!rb_wh_auth_configured(s->auth)) {
 		if (!loopback) {
 			r = rb_error_set(err, RB_EINVAL,
-			    "refusing to listen "
-			    "on '%s' without authentication",
+			    "refusing to listen on '%s' without authentication",
 			    s->address);
 			rb_error_hint(err,
 			    "add 'auth:' to the routes file "
@@ -1555,8 +1597,7 @@ rb_wh_serve_new(struct rb_wh_server **out, const struct rb_wh_serve_opts *opts,
 	}
 	if (nrec > 0)
 		slog(s, RB_WH_LOG_INFO,
-		    "requeued runs claimed by a listener "
-		    "that died",
+		    "requeued runs claimed by a listener that died",
 		    json_pack("{s:I}", "entries", (json_int_t)nrec));
 	build_child_env(s);
 	s->loop = rb_evloop_new();
@@ -1698,6 +1739,7 @@ rb_wh_serve_free(struct rb_wh_server *s)
 {
 	struct run *run, *next;
 	struct held *h, *hnext;
+	size_t i;
 
 	if (s == NULL)
 		return;
@@ -1716,6 +1758,9 @@ rb_wh_serve_free(struct rb_wh_server *s)
 		free(h->lock_key);
 		free(h);
 	}
+	for (i = 0; i < s->nlater; i++)
+		op_release(&s->later[i]);
+	free(s->later);
 	rb_evloop_free(s->loop);
 	rb_store_free(s->st);
 	rb_wh_router_free(s->router);

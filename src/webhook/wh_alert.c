@@ -178,18 +178,14 @@ parse_string_map(struct rb_label **out, size_t *out_n, const json_t *obj,
 		return 0;
 	if (!json_is_object(obj))
 		return rb_error_set(err, RB_EINVAL,
-		    "'%s' of alert %zu is not "
-		    "an object",
-		    what, idx + 1);
+		    "'%s' of alert %zu is not an object", what, idx + 1);
 	l = xcalloc(json_object_size(obj) + 1, sizeof(*l));
 	json_object_foreach((json_t *)obj, key, v)
 	{
 		if (!json_is_string(v)) {
 			labels_free(l, n);
 			return rb_error_set(err, RB_EINVAL,
-			    "%s of alert %zu "
-			    "must be strings",
-			    what, idx + 1);
+			    "%s of alert %zu must be strings", what, idx + 1);
 		}
 		l[n].key = xstrdup(key);
 		l[n].value = jstrdup(v);
@@ -213,9 +209,7 @@ opt_string(const json_t **out, const json_t *obj, const char *key, size_t idx,
 		return 0;
 	if (!json_is_string(v))
 		return rb_error_set(err, RB_EINVAL,
-		    "'%s' of alert %zu is not "
-		    "a string",
-		    key, idx + 1);
+		    "'%s' of alert %zu is not a string", key, idx + 1);
 	*out = v;
 	return 0;
 }
@@ -235,10 +229,8 @@ parse_one_alert(struct rb_wh_alert *a, const json_t *obj,
 	int r;
 
 	if (!json_is_object(obj))
-		return rb_error_set(err, RB_EINVAL,
-		    "alert %zu is not an "
-		    "object",
-		    idx + 1);
+		return rb_error_set(
+		    err, RB_EINVAL, "alert %zu is not an object", idx + 1);
 	if ((r = parse_string_map(&a->labels, &a->nlabels,
 		 json_object_get(obj, "labels"), "labels", idx, err)) != 0 ||
 	    (r = parse_string_map(&a->annotations, &a->nannotations,
@@ -255,8 +247,7 @@ parse_one_alert(struct rb_wh_alert *a, const json_t *obj,
 		    xstrdup(group_status != NULL ? group_status : "firing");
 	if (!valid_status(a->status))
 		return rb_error_set(err, RB_EINVAL,
-		    "'status' of alert %zu "
-		    "must be firing or resolved",
+		    "'status' of alert %zu must be firing or resolved",
 		    idx + 1);
 	a->starts_at = sa != NULL ? jstrdup(sa) : xstrdup("");
 	if (fp != NULL && json_string_length(fp) > 0)
@@ -279,28 +270,24 @@ parse_alerts(struct rb_wh_payload *p, const json_t *root, struct rb_error *err)
 	int r;
 
 	if (!json_is_object(root))
-		return rb_error_set(err, RB_EINVAL,
-		    "the body is not a JSON "
-		    "object");
+		return rb_error_set(
+		    err, RB_EINVAL, "the body is not a JSON object");
 	gs = json_object_get(root, "status");
 	if (gs != NULL && !json_is_null(gs)) {
 		if (!json_is_string(gs) || !valid_status(json_string_value(gs)))
 			return rb_error_set(err, RB_EINVAL,
-			    "'status' must be "
-			    "firing or resolved");
+			    "'status' must be firing or resolved");
 		group_status = json_string_value(gs);
 	}
 	ver = json_object_get(root, "version");
 	if (p->kind == RB_WH_GRAFANA && ver != NULL &&
 	    (!json_is_string(ver) || strcmp(json_string_value(ver), "1") != 0))
 		return rb_error_set(err, RB_EINVAL,
-		    "unsupported Grafana "
-		    "webhook 'version': expected \"1\"");
+		    "unsupported Grafana webhook 'version': expected \"1\"");
 	alerts = json_object_get(root, "alerts");
 	if (alerts == NULL || !json_is_array(alerts))
-		return rb_error_set(err, RB_EINVAL,
-		    "the body has no 'alerts' "
-		    "array");
+		return rb_error_set(
+		    err, RB_EINVAL, "the body has no 'alerts' array");
 	p->alerts = xcalloc(json_array_size(alerts) + 1, sizeof(*p->alerts));
 	for (i = 0; i < json_array_size(alerts); i++) {
 		r = parse_one_alert(&p->alerts[i], json_array_get(alerts, i),
@@ -334,9 +321,8 @@ parse_generic(struct rb_wh_payload *p, const json_t *root, struct rb_error *err)
 	size_t n = 0;
 
 	if (!json_is_object(root))
-		return rb_error_set(err, RB_EINVAL,
-		    "the body is not a JSON "
-		    "object");
+		return rb_error_set(
+		    err, RB_EINVAL, "the body is not a JSON object");
 	p->alerts = xcalloc(1, sizeof(*p->alerts));
 	p->nalerts = 1;
 	a = &p->alerts[0];
@@ -375,17 +361,14 @@ rb_wh_payload_parse(struct rb_wh_payload *out, enum rb_wh_kind kind,
 	p.kind = kind;
 	if (rb_wh_json_depth_check(body, len, RB_WH_MAX_DEPTH) != 0) {
 		r = rb_error_set(err, RB_ETOOBIG,
-		    "the body nests more than "
-		    "%d levels deep",
-		    RB_WH_MAX_DEPTH);
+		    "the body nests more than %d levels deep", RB_WH_MAX_DEPTH);
 		goto out;
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		r = rb_error_set(err, RB_EINVAL,
-		    "malformed JSON at line %d "
-		    "column %d: %s",
-		    jerr.line, jerr.column, jerr.text);
+		    "malformed JSON at line %d column %d: %s", jerr.line,
+		    jerr.column, jerr.text);
 		goto out;
 	}
 	if (kind == RB_WH_GENERIC)

@@ -77,9 +77,7 @@ load_target(size_t *out_idx, struct rb_wh_router *rt, const struct rb_route *r,
 	if ((ret = rb_runbook_load(
 		 &rb, abs, RB_RUNBOOK_LOAD_CHECK_SUBRUNBOOKS, diags)) != 0) {
 		rb_error_set(err, RB_EINVAL,
-		    "route '%s': runbook '%s' has "
-		    "errors",
-		    r->name, abs);
+		    "route '%s': runbook '%s' has errors", r->name, abs);
 		rb_error_hint(err,
 		    "fix them ('runbook validate %s'); serve "
 		    "refuses to start with an invalid runbook",
@@ -122,8 +120,7 @@ rb_wh_router_new(struct rb_wh_router **out, const struct rb_routes *routes,
 			if (rb_runbook_param(rb, ro->params[j].key) != NULL)
 				continue;
 			r = rb_error_set(err, RB_EINVAL,
-			    "route '%s': runbook "
-			    "'%s' has no param '%s'",
+			    "route '%s': runbook '%s' has no param '%s'",
 			    ro->name, rb->name, ro->params[j].key);
 			goto out;
 		}
@@ -234,15 +231,13 @@ render_params(char **out, const struct rb_route *r, const struct rb_runbook *rb,
 		}
 		if (p == NULL) {
 			ret = rb_error_set(err, RB_EINVAL,
-			    "route '%s': "
-			    "runbook '%s' has no param '%s'",
+			    "route '%s': runbook '%s' has no param '%s'",
 			    r->name, rb->name, kv->key);
 			goto out;
 		}
 		if (memchr(v.buf, '\0', v.len) != NULL) {
 			ret = rb_error_set(err, RB_EINVAL,
-			    "route '%s': param "
-			    "'%s' contains a NUL byte",
+			    "route '%s': param '%s' contains a NUL byte",
 			    r->name, kv->key);
 			goto out;
 		}
@@ -255,8 +250,7 @@ render_params(char **out, const struct rb_route *r, const struct rb_runbook *rb,
 		}
 		if ((js = json_stringn(v.buf, v.len)) == NULL) {
 			ret = rb_error_set(err, RB_EINVAL,
-			    "route '%s': param "
-			    "'%s' is not valid UTF-8",
+			    "route '%s': param '%s' is not valid UTF-8",
 			    r->name, kv->key);
 			goto out;
 		}

@@ -11,19 +11,23 @@
 #                   every request commits a queue entry and starts a run
 #   webhook sync    adnanh webhook answering after `true` exited
 #   webhook async   adnanh webhook answering first (its default)
-# Then latency, 100 sequential POSTs 20 ms apart on one keep-alive
-# connection: POST -> 202 (the queue commit), POST -> run child spawned (the
-# listener's log), and POST -> the step's process running (when `runbook
-# run --queue-id` exists).
+# Then latency, LAT_N sequential POSTs LAT_GAP seconds apart on one
+# keep-alive connection (apart enough that each run starts on an idle
+# listener, not behind a queue): POST -> 202 (the queue commit), POST -> run
+# child spawned (the listener's log), and POST -> the step's process
+# running (its own `date +%s.%N`).
 #
-# Knobs: DURATION=5 CONNS="1 8" RUNBOOK=build/runbook. Needs wrk, curl,
-# python3, sqlite3; webhook is installed with apt-get when missing.
+# Knobs: DURATION=5 CONNS="1 8" LAT_N=40 LAT_GAP=0.3 RUNBOOK=build/runbook.
+# Needs wrk, curl, python3, sqlite3; webhook is installed with apt-get when
+# missing.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RUNBOOK=${1:-${RUNBOOK:-$ROOT/build/runbook}}
 case $RUNBOOK in /*) ;; *) RUNBOOK=$(pwd)/$RUNBOOK ;; esac
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-1 8}
+LAT_N=${LAT_N:-40}
+LAT_GAP=${LAT_GAP:-0.3}
 TOKEN=bench-token
 
 for tool in wrk curl python3 sqlite3; do
@@ -144,8 +148,13 @@ run_wrk() {
 import re, sys
 out = open("wrk.out").read()
 def ms(s):
-    v, u = re.match(r"([\d.]+)(us|ms|s)", s).groups()
-    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[u]
+    m = re.match(r"([\d.]+)(us|ms|s|m|h)$", s)
+    if m is None:
+        sys.stderr.write(out)
+        raise SystemExit("webhook.sh: cannot read wrk latency %r" % s)
+    v, u = m.groups()
+    return float(v) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000,
+                       "h": 3600000}[u]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 p50 = ms(re.search(r"50%\s+(\S+)", out).group(1))
 p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))
@@ -208,12 +217,13 @@ fi
 # --- latency ----------------------------------------------------------------
 
 serve_up "$TMP/lat"
-python3 - "$PORT" "$TOKEN" <<'EOF' >lat.tsv
+python3 - "$PORT" "$TOKEN" "$LAT_N" "$LAT_GAP" <<'EOF' >lat.tsv
 import http.client, json, sys, time
 port, token = int(sys.argv[1]), sys.argv[2]
+n, gap = int(sys.argv[3]), float(sys.argv[4])
 d = json.load(open("payload.json"))
 c = http.client.HTTPConnection("127.0.0.1", port)
-for i in range(1, 101):
+for i in range(1, n + 1):
     d["alerts"][0]["startsAt"] = "2024-05-02T10:00:00.%09dZ" % i
     d["alerts"][0]["labels"]["seq"] = str(i)
     d["alerts"][0]["fingerprint"] = ""
@@ -226,11 +236,11 @@ for i in range(1, 101):
     r.read()
     t1 = time.time()
     print("%d\t%.6f\t%.6f\t%d" % (i, t0, t1, r.status))
-    time.sleep(0.02)
+    time.sleep(gap)
 EOF
 sleep 2
 serve_down
-python3 - "$TMP/lat" <<'EOF'
+python3 - "$TMP/lat" "$LAT_GAP" <<'EOF'
 import calendar, json, os, sqlite3, statistics, sys, time
 state = sys.argv[1]
 posts = {}
@@ -268,7 +278,8 @@ def row(name, xs):
           q(xs, 90), max(xs)))
 ok = [i for i, p in posts.items() if p[2] == 202]
 print()
-print("latency, 100 sequential POSTs (ms): n, p50, p90, max")
+print("latency, %d sequential POSTs %s s apart (ms)" % (len(posts),
+      sys.argv[2]))
 print()
 print("| measure | n | p50 | p90 | max |")
 print("|---|---|---|---|---|")
