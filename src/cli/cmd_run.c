@@ -71,6 +71,12 @@ load_queued(struct rb_queue_entry *qe, struct queued_alert *qa,
 		cli_print_error(rb_store_error(st));
 		return RB_EXIT_FAILED;
 	}
+	if (qe->status != NULL && strcmp(qe->status, "queued") != 0 &&
+	    strcmp(qe->status, "started") != 0) {
+		cli_error("queued run %lld is already %s%s%s", id, qe->status,
+		    qe->run_id ? " as run " : "", qe->run_id ? qe->run_id : "");
+		return RB_EXIT_REFUSED;
+	}
 	p = qe->params != NULL ? json_loads(qe->params, 0, NULL) : NULL;
 	json_object_foreach(p, k, v)
 		if (json_is_string(v))
@@ -360,6 +366,10 @@ cmd_run(int argc, char **argv)
 	}
 	render_summary(rend);
 	ex = cli_run_finished(&res, rb);
+	/* The entry says how its run ended, even if the listener is gone. */
+	if (queue_id >= 0)
+		rb_queue_mark(store, queue_id, ex == RB_EXIT_OK ||
+		    ex == RB_EXIT_PAUSED ? "done" : "failed", res.run_id);
 	if (res.status == RB_RUN_PAUSED && interactive) {
 		int ax;
 
