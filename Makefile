@@ -9,7 +9,7 @@
 #   PKG_CONFIG=pkg-config
 #
 # Targets: all (build/runbook), test, unit, cli-test, asan, fuzz, fuzz-smoke,
-# demo, deps, bench, install, uninstall, clean, format-check.
+# fault, fault-smoke, demo, deps, bench, install, uninstall, clean, format-check.
 
 -include config.mk
 
@@ -63,7 +63,8 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 .SECONDARY:
 
-.PHONY: all test unit cli-test asan fuzz fuzz-smoke demo deps check-deps bench \
+.PHONY: all test unit cli-test asan fuzz fuzz-smoke fault fault-smoke \
+	fault-build demo deps check-deps bench \
 	install uninstall clean format-check lint-man
 
 all: check-deps $(BUILD)/runbook
@@ -146,6 +147,22 @@ fuzz-smoke: FUZZ_SECONDS = 5
 fuzz-smoke fuzz: fuzz-build
 	@sh tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
 
+# Fault injection (tests/fault/run.sh): the binary built with
+# -DRB_FAULT_INJECT under ASan+UBSan, so that every injected allocation,
+# SQLite write or fsync failure is also checked for leaks and corruption.
+# `fault` sweeps every N; `fault-smoke` (part of `make test`) a stride.
+FAULT_BUILD ?= $(BUILD)-fault
+fault-build:
+	@$(MAKE) --no-print-directory BUILD=$(FAULT_BUILD) CC=clang \
+	    SANITIZE=address,undefined CFLAGS="-O1 -g -DRB_FAULT_INJECT" \
+	    $(FAULT_BUILD)/runbook
+
+fault: fault-build
+	@sh tests/fault/run.sh $(FAULT_BUILD)
+
+fault-smoke: fault-build
+	@sh tests/fault/run.sh --smoke $(FAULT_BUILD)
+
 demo:
 	@sh tests/install-deps.sh
 	@$(MAKE) --no-print-directory $(BUILD)/runbook
@@ -191,6 +208,6 @@ format-check:
 	@clang-format --dry-run --Werror $(LIB_SRCS) src/main.c
 
 clean:
-	rm -rf build build-asan
+	rm -rf $(BUILD) $(BUILD)-fuzz $(BUILD)-fault build-asan build-asan-fuzz build-asan-fault
 
 -include $(patsubst %.o,%.d,$(LIB_OBJS) $(MAIN_OBJ) $(UNIT_OBJS))

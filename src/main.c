@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "runbook/fault.h"
 #include "runbook/banned.h"
 
 static void
@@ -27,6 +28,7 @@ main(int argc, char **argv)
 {
 	const struct cli_cmd *c;
 
+	rb_fault_init();	/* the fault-injection build only */
 	/* A closed pipe is an error return, never a signal (STYLE 13). */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {

@@ -6,6 +6,15 @@ BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 total_p=0 total_f=0 total_s=0
+failures=""
+
+# note OUTPUT PREFIX: remember the "not ok"/"FAILED" lines of a layer, so
+# the end of the log names every failure (CI often shows only the tail).
+note() {
+	l=$(printf '%s\n' "$1" | grep -E '(^|: )not ok |FAILED' | sed "s/^/$2: /")
+	[ -n "$l" ] && failures="$failures
+$l"
+}
 
 count() {
 	# count LAYER-OUTPUT-LAST-LINE
@@ -21,6 +30,7 @@ echo "== unit tests"
 out=$("$BUILD/unit-tests" 2>&1)
 code=$?
 printf '%s\n' "$out" | grep -v '^ok ' | tail -n 50
+note "$out" unit
 last=$(printf '%s\n' "$out" | tail -n 1)
 count "$last"
 [ "$code" -ne 0 ] && [ "${f:-0}" -eq 0 ] && total_f=$((total_f + 1))
@@ -29,6 +39,7 @@ echo "== cli tests"
 out=$(sh tests/cli/run.sh "$BUILD" 2>&1)
 code=$?
 printf '%s\n' "$out"
+note "$out" cli
 last=$(printf '%s\n' "$out" | tail -n 1)
 count "$last"
 [ "$code" -ne 0 ] && [ "${f:-0}" -eq 0 ] && total_f=$((total_f + 1))
@@ -40,6 +51,8 @@ if [ -f src/runbook.1 ]; then
 			total_p=$((total_p + 1)); echo "mandoc -Tlint: ok"
 		else
 			total_f=$((total_f + 1)); echo "mandoc -Tlint: FAILED"
+			failures="$failures
+man: mandoc -Tlint FAILED"
 		fi
 	else
 		total_s=$((total_s + 1)); echo "mandoc not installed: skipped"
@@ -52,6 +65,7 @@ if [ -z "${SKIP_FUZZ:-}" ] && [ -n "$(ls tests/fuzz/fuzz_*.c 2>/dev/null)" ]; th
 		out=$(make --no-print-directory fuzz-smoke BUILD="$BUILD-fuzz" 2>&1)
 		code=$?
 		printf '%s\n' "$out" | tail -n 20
+		note "$out" fuzz
 		last=$(printf '%s\n' "$out" | tail -n 1)
 		count "$last"
 		[ "$code" -ne 0 ] && [ "${f:-0}" -eq 0 ] && total_f=$((total_f + 1))
@@ -60,6 +74,25 @@ if [ -z "${SKIP_FUZZ:-}" ] && [ -n "$(ls tests/fuzz/fuzz_*.c 2>/dev/null)" ]; th
 	fi
 fi
 
+if [ -z "${SKIP_FAULT:-}" ] && [ -f tests/fault/run.sh ]; then
+	echo "== fault injection smoke"
+	if command -v clang >/dev/null 2>&1; then
+		out=$(make --no-print-directory fault-smoke BUILD="$BUILD" 2>&1)
+		code=$?
+		printf '%s\n' "$out" | grep -v '^  \(CC\|LD\) ' | tail -n 30
+		note "$out" fault
+		last=$(printf '%s\n' "$out" | tail -n 1)
+		count "$last"
+		[ "$code" -ne 0 ] && [ "${f:-0}" -eq 0 ] && total_f=$((total_f + 1))
+	else
+		total_s=$((total_s + 1)); echo "clang not installed: skipped"
+	fi
+fi
+
+if [ -n "$failures" ]; then
+	echo "== failures"
+	printf '%s\n' "$failures" | sed '/^$/d' | tail -n 40
+fi
 echo "== total"
 echo "$total_p passed, $total_f failed, $total_s skipped"
 [ "$total_f" -eq 0 ]

@@ -953,7 +953,12 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 			    sizeof(out->paused_message), "%s", msg.buf);
 		rb_buf_release(&msg);
 	}
-	if (e.interrupted)
+	/*
+	 * A journal that cannot be written stops the run where it is, before
+	 * its rollbacks: it did not succeed, it was cut short, and 'resume'
+	 * finishes it once the state directory works again.
+	 */
+	if (e.interrupted || e.record_error)
 		out->status = RB_RUN_INTERRUPTED;
 	else if (e.failing && e.rollback_failures > 0)
 		out->status = RB_RUN_ROLLBACK_FAILED;

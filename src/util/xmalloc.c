@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "runbook/common.h"
+#include "runbook/fault.h"
 #include "runbook/banned.h"
 
 /* Print one line and terminate: the process cannot go on without memory. */
@@ -28,7 +29,7 @@ oom(size_t size)
 void *
 xmalloc(size_t size)
 {
-	void *p = malloc(size ? size : 1);
+	void *p = rb_fault_alloc() ? NULL : malloc(size ? size : 1);
 
 	if (p == NULL)
 		oom(size);
@@ -42,7 +43,8 @@ xcalloc(size_t nmemb, size_t size)
 
 	if (size != 0 && nmemb > SIZE_MAX / size)
 		oom(SIZE_MAX);
-	p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	p = rb_fault_alloc() ? NULL : calloc(nmemb ? nmemb : 1,
+	    size ? size : 1);
 	if (p == NULL)
 		oom(nmemb * size);
 	return p;
@@ -51,7 +53,7 @@ xcalloc(size_t nmemb, size_t size)
 void *
 xrealloc(void *ptr, size_t size)
 {
-	void *p = realloc(ptr, size ? size : 1);
+	void *p = rb_fault_alloc() ? NULL : realloc(ptr, size ? size : 1);
 
 	if (p == NULL)
 		oom(size);
