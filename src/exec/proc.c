@@ -25,6 +25,7 @@
 #include "runbook/evloop.h"
 #include "runbook/proc.h"
 #include "runbook/util.h"
+#include "exec/outstream.h"
 #include "runbook/banned.h"
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
@@ -65,12 +66,7 @@ struct child_plan {
 struct stream {
 	struct rb_proc *proc;
 	int fd;	   /* parent's read end, -1 once closed */
-	int which; /* RB_PROC_STDOUT or RB_PROC_STDERR */
-	struct rb_capture *cap;
-	char *ring;	    /* tail_max bytes, allocated on overflow */
-	size_t ring_pos;    /* next write position */
-	size_t ring_len;    /* bytes used, <= tail_max */
-	struct rb_buf line; /* partial line for on_line */
+	struct outstream os;
 };
 
 struct rb_proc_priv {
@@ -129,103 +125,13 @@ rb_capture_release(struct rb_capture *c)
 	c->total = 0;
 }
 
-/* Keep the first head_max bytes in head and the last tail_max in the ring. */
+/* The line callback of both streams. */
 static void
-capture_add(struct stream *s, const char *p, size_t n)
+line_emit(void *ctx, int which, const char *p, size_t n)
 {
-	const struct rb_proc *proc = s->proc;
-	struct rb_capture *c = s->cap;
-	size_t tail_max = proc->tail_max, first;
+	struct rb_proc *proc = ctx;
 
-	c->total += n;
-	if (c->head.len < proc->head_max) {
-		size_t take = proc->head_max - c->head.len;
-
-		if (take > n)
-			take = n;
-		(void)rb_buf_add(&c->head, p, take); /* uncapped buffer */
-		p += take;
-		n -= take;
-	}
-	if (n == 0 || tail_max == 0)
-		return;
-	if (s->ring == NULL)
-		s->ring = xmalloc(tail_max);
-	if (n >= tail_max) {
-		memcpy(s->ring, p + n - tail_max, tail_max);
-		s->ring_pos = 0;
-		s->ring_len = tail_max;
-		return;
-	}
-	first = tail_max - s->ring_pos;
-	if (first > n)
-		first = n;
-	memcpy(s->ring + s->ring_pos, p, first);
-	memcpy(s->ring, p + first, n - first);
-	s->ring_pos = (s->ring_pos + n) % tail_max;
-	s->ring_len = s->ring_len + n > tail_max ? tail_max : s->ring_len + n;
-}
-
-/* Move the ring, oldest byte first, into cap->tail. */
-static void
-capture_finish(struct stream *s)
-{
-	if (s->ring == NULL)
-		return;
-	if (s->ring_len < s->proc->tail_max) {
-		(void)rb_buf_add(&s->cap->tail, s->ring, s->ring_len);
-	} else {
-		(void)rb_buf_add(&s->cap->tail, s->ring + s->ring_pos,
-		    s->ring_len - s->ring_pos);
-		(void)rb_buf_add(&s->cap->tail, s->ring, s->ring_pos);
-	}
-	free(s->ring);
-	s->ring = NULL;
-	s->ring_pos = s->ring_len = 0;
-}
-
-/* --------------------------------------------------------------- lines */
-
-static void
-line_emit(struct stream *s, const char *p, size_t n)
-{
-	struct rb_proc *proc = s->proc;
-
-	proc->on_line(proc, s->which, p, n, proc->payload);
-}
-
-/* Split p into lines for on_line; no buffered line exceeds LINE_MAX. */
-static void
-lines_feed(struct stream *s, const char *p, size_t n)
-{
-	while (n > 0) {
-		const char *nl = memchr(p, '\n', n);
-		size_t len = nl != NULL ? (size_t)(nl - p) : n;
-		size_t room = RB_PROC_LINE_MAX - s->line.len;
-
-		if (len >= room) {
-			/* Too long for one line: pass a full piece on. */
-			(void)rb_buf_add(&s->line, p, room);
-			line_emit(s, s->line.buf, s->line.len);
-			rb_buf_reset(&s->line);
-			p += room;
-			n -= room;
-			continue;
-		}
-		if (nl == NULL) {
-			(void)rb_buf_add(&s->line, p, len);
-			return;
-		}
-		if (s->line.len == 0) {
-			line_emit(s, p, len);
-		} else {
-			(void)rb_buf_add(&s->line, p, len);
-			line_emit(s, s->line.buf, s->line.len);
-			rb_buf_reset(&s->line);
-		}
-		p += len + 1;
-		n -= len + 1;
-	}
+	proc->on_line(proc, which, p, n, proc->payload);
 }
 
 /* ------------------------------------------------------------ the child */
@@ -530,11 +436,8 @@ stream_init(
 {
 	s->proc = proc;
 	s->fd = -1;
-	s->which = which;
-	s->cap = cap;
-	s->ring = NULL;
-	s->ring_pos = s->ring_len = 0;
-	rb_buf_init(&s->line, 0);
+	outstream_init(&s->os, cap, which, proc->head_max, proc->tail_max,
+	    proc->on_line != NULL ? line_emit : NULL, proc);
 }
 
 void
@@ -737,10 +640,7 @@ stream_close(struct stream *s)
 		return;
 	rb_evloop_del_fd(proc->priv->loop, s->fd);
 	close_fd(&s->fd);
-	if (proc->on_line != NULL && s->line.len > 0)
-		line_emit(s, s->line.buf, s->line.len);
-	rb_buf_release(&s->line);
-	capture_finish(s);
+	outstream_finish(&s->os);
 }
 
 static void
@@ -796,9 +696,7 @@ on_stream(struct rb_evloop *loop, int fd, int mask, void *payload)
 		ssize_t n = read(fd, buf, sizeof(buf));
 
 		if (n > 0) {
-			capture_add(s, buf, (size_t)n);
-			if (proc->on_line != NULL)
-				lines_feed(s, buf, (size_t)n);
+			outstream_feed(&s->os, buf, (size_t)n);
 			if ((size_t)n < sizeof(buf))
 				return; /* drained; poll tells us more */
 			continue;
@@ -997,10 +895,8 @@ abort_running(struct rb_proc *proc)
 	cancel_timer(priv->loop, &priv->drain_timer);
 	cancel_timer(priv->loop, &priv->timeout_timer);
 	cancel_timer(priv->loop, &priv->kill_timer);
-	free(priv->out.ring);
-	free(priv->err.ring);
-	rb_buf_release(&priv->out.line);
-	rb_buf_release(&priv->err.line);
+	outstream_release(&priv->out.os);
+	outstream_release(&priv->err.os);
 	free(priv);
 	proc->priv = NULL;
 }

@@ -179,100 +179,13 @@ fail:
 
 /* ------------------------------------------------------------- capture */
 
-/* Keep the first head_max bytes in head and the last tail_max in the ring
- * (proc.c's rules, so both transports capture alike). */
+/* The line callback of both streams. */
 static void
-capture_add(
-    struct rb_ssh_exec *x, struct exec_stream *s, const char *p, size_t n)
+line_emit(void *ctx, int which, const char *p, size_t n)
 {
-	struct rb_capture *c = s->cap;
-	size_t tail_max = x->tail_max, first;
+	struct rb_ssh_exec *x = ctx;
 
-	c->total += n;
-	if (c->head.len < x->head_max) {
-		size_t take = x->head_max - c->head.len;
-
-		if (take > n)
-			take = n;
-		(void)rb_buf_add(&c->head, p, take); /* uncapped buffer */
-		p += take;
-		n -= take;
-	}
-	if (n == 0 || tail_max == 0)
-		return;
-	if (s->ring == NULL)
-		s->ring = xmalloc(tail_max);
-	if (n >= tail_max) {
-		memcpy(s->ring, p + n - tail_max, tail_max);
-		s->ring_pos = 0;
-		s->ring_len = tail_max;
-		return;
-	}
-	first = tail_max - s->ring_pos;
-	if (first > n)
-		first = n;
-	memcpy(s->ring + s->ring_pos, p, first);
-	memcpy(s->ring, p + first, n - first);
-	s->ring_pos = (s->ring_pos + n) % tail_max;
-	s->ring_len = s->ring_len + n > tail_max ? tail_max : s->ring_len + n;
-}
-
-/* Split output into lines for on_line; no buffered line exceeds LINE_MAX. */
-static void
-lines_feed(
-    struct rb_ssh_exec *x, struct exec_stream *s, const char *p, size_t n)
-{
-	while (n > 0) {
-		const char *nl = memchr(p, '\n', n);
-		size_t len = nl != NULL ? (size_t)(nl - p) : n;
-		size_t room = RB_PROC_LINE_MAX - s->line.len;
-
-		if (len >= room) {
-			/* Too long for one line: pass a full piece on. */
-			(void)rb_buf_add(&s->line, p, room);
-			x->on_line(
-			    x, s->which, s->line.buf, s->line.len, x->payload);
-			rb_buf_reset(&s->line);
-			p += room;
-			n -= room;
-			continue;
-		}
-		if (nl == NULL) {
-			(void)rb_buf_add(&s->line, p, len);
-			return;
-		}
-		if (s->line.len == 0) {
-			x->on_line(x, s->which, p, len, x->payload);
-		} else {
-			(void)rb_buf_add(&s->line, p, len);
-			x->on_line(
-			    x, s->which, s->line.buf, s->line.len, x->payload);
-			rb_buf_reset(&s->line);
-		}
-		p += len + 1;
-		n -= len + 1;
-	}
-}
-
-/* The stream ended: pass the partial line on, move the ring to tail. */
-static void
-stream_finish(struct rb_ssh_exec *x, struct exec_stream *s)
-{
-	if (x->on_line != NULL && s->line.len > 0)
-		x->on_line(x, s->which, s->line.buf, s->line.len, x->payload);
-	rb_buf_release(&s->line);
-	if (s->ring == NULL)
-		return;
-	if (s->ring_len < x->tail_max) {
-		(void)rb_buf_add(&s->cap->tail, s->ring, s->ring_len);
-	} else {
-		(void)rb_buf_add(&s->cap->tail, s->ring + s->ring_pos,
-		    s->ring_len - s->ring_pos);
-		(void)rb_buf_add(&s->cap->tail, s->ring, s->ring_pos);
-	}
-	free(s->ring);
-	s->ring = NULL;
-	s->ring_pos = s->ring_len = 0;
+	x->on_line(x, which, p, n, x->payload);
 }
 
 /* ------------------------------------------------------------- finish */
@@ -366,8 +279,8 @@ exec_finish(struct rb_ssh_exec *x)
 	if (x->kill_timer != 0)
 		rb_evloop_cancel_timer(pool->loop, x->kill_timer);
 	x->timeout_timer = x->kill_timer = 0;
-	stream_finish(x, &x->out);
-	stream_finish(x, &x->err);
+	outstream_finish(&x->out);
+	outstream_finish(&x->err);
 	stop_result(x);
 	rb_buf_release_secret(&x->script);
 	x->result.end_ms = rb_now_ms();
@@ -398,10 +311,8 @@ exec_free(struct rb_ssh_exec *x)
 	if (x->kill_timer != 0)
 		rb_evloop_cancel_timer(x->pool->loop, x->kill_timer);
 	rb_buf_release_secret(&x->script);
-	free(x->out.ring);
-	free(x->err.ring);
-	rb_buf_release(&x->out.line);
-	rb_buf_release(&x->err.line);
+	outstream_release(&x->out);
+	outstream_release(&x->err);
 	rb_capture_release(&x->result.out);
 	rb_capture_release(&x->result.err);
 	x->pool->pending--;
@@ -599,7 +510,7 @@ static enum step_result
 read_output(struct rb_ssh_exec *x, bool *moved, bool *eof)
 {
 	static const int ids[2] = { 0, SSH_EXTENDED_DATA_STDERR };
-	struct exec_stream *streams[2] = { &x->out, &x->err };
+	struct outstream *streams[2] = { &x->out, &x->err };
 	char buf[32768];
 	size_t budget = READ_BUDGET;
 	bool again = true;
@@ -614,10 +525,7 @@ read_output(struct rb_ssh_exec *x, bool *moved, bool *eof)
 
 			if (n > 0) {
 				unblocked(x);
-				capture_add(x, streams[i], buf, (size_t)n);
-				if (x->on_line != NULL)
-					lines_feed(
-					    x, streams[i], buf, (size_t)n);
+				outstream_feed(streams[i], buf, (size_t)n);
 				*moved = true;
 				again = true;
 				budget =
@@ -881,12 +789,10 @@ rb_ssh_exec_start(struct rb_ssh_exec **out, struct rb_ssh_pool *pool,
 	x->on_line = cmd->on_line;
 	x->on_done = cmd->on_done;
 	x->payload = cmd->payload;
-	x->out.cap = &x->result.out;
-	x->out.which = RB_PROC_STDOUT;
-	x->err.cap = &x->result.err;
-	x->err.which = RB_PROC_STDERR;
-	rb_buf_init(&x->out.line, 0);
-	rb_buf_init(&x->err.line, 0);
+	outstream_init(&x->out, &x->result.out, RB_PROC_STDOUT, x->head_max,
+	    x->tail_max, x->on_line != NULL ? line_emit : NULL, x);
+	outstream_init(&x->err, &x->result.err, RB_PROC_STDERR, x->head_max,
+	    x->tail_max, x->on_line != NULL ? line_emit : NULL, x);
 	rb_buf_init(&x->result.out.head, 0);
 	rb_buf_init(&x->result.out.tail, 0);
 	rb_buf_init(&x->result.err.head, 0);

@@ -30,6 +30,7 @@
 
 #include "runbook/error.h"
 #include "runbook/ssh.h"
+#include "exec/outstream.h"
 
 struct kh_file;
 struct resolve;
@@ -68,14 +69,6 @@ struct exec_list {
 };
 
 /* One captured stream: the rb_capture plus its tail ring and line. */
-struct exec_stream {
-	struct rb_capture *cap;
-	int which;  /* RB_PROC_STDOUT or RB_PROC_STDERR */
-	char *ring; /* tail_max bytes, allocated on overflow */
-	size_t ring_pos, ring_len;
-	struct rb_buf line; /* partial line for on_line */
-};
-
 /* One inventory host: its connection settings and its session. */
 struct ssh_host {
 	struct rb_ssh_pool *pool;
@@ -157,7 +150,7 @@ struct rb_ssh_exec {
 	rb_ssh_line_fn on_line;
 	rb_ssh_done_fn on_done;
 	void *payload;
-	struct exec_stream out, err;
+	struct outstream out, err;
 	struct rb_ssh_result result;
 };
 
