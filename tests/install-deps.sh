@@ -13,15 +13,6 @@ if ! command -v apt-get >/dev/null 2>&1; then
 	echo "runbook: hint: install the equivalents of: $PKGS" >&2
 	exit 1
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-	if ! command -v sudo >/dev/null 2>&1; then
-		echo "runbook: error: not root and sudo is not installed" >&2
-		echo "runbook: hint: as root run: apt-get install $PKGS" >&2
-		exit 1
-	fi
-	SUDO=sudo
-fi
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -33,6 +24,15 @@ command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -z "$missing" ]; then
 	exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "runbook: error: missing:$missing; not root and sudo is not installed" >&2
+		echo "runbook: hint: as root run: apt-get install$missing" >&2
+		exit 1
+	fi
+	SUDO=sudo
 fi
 echo "runbook: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive

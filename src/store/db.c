@@ -692,6 +692,15 @@ set_wal(struct rb_store *st)
 	    NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && ((rc & 0xff) == SQLITE_READONLY ||
+	    (rc & 0xff) == SQLITE_CANTOPEN)) {
+		/* The file is writable, its directory is not. */
+		r = rb_error_set(&st->err, RB_EIO, "state database '%s' is "
+		    "read-only: the write-ahead log cannot be created in '%s'",
+		    st->path, st->dir);
+		rb_error_hint(&st->err, "%s", HINT_READONLY);
+		goto out;
+	}
 	if (rc != SQLITE_ROW) {
 		r = store_sqlerr(st, rc, "switch to WAL mode");
 		goto out;
