@@ -120,8 +120,13 @@ unit: $(BUILD)/unit-tests
 cli-test: $(BUILD)/runbook
 	@sh tests/cli/run.sh $(BUILD)
 
+# `make asan`: unit and CLI tests (sshd, serve, PostgreSQL included) with
+# every binary under ASan+UBSan+LeakSanitizer; any report fails the run
+# (tests/run-all.sh collects them from build-asan/sanitizer-logs). The fuzz
+# and fault layers are sanitizer builds already and run in `make test`.
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	@SANITIZE_EXPECTED=1 SKIP_FUZZ=1 SKIP_FAULT=1 $(MAKE) \
+	    --no-print-directory BUILD=build-asan CC=clang \
 	    SANITIZE=address,undefined OPT="-O1 -g" test
 
 # libFuzzer targets: clang only, with ASan+UBSan, linked against the engine.

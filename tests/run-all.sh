@@ -26,6 +26,18 @@ count() {
 	total_s=$((total_s + ${s:-0}))
 }
 
+# Sanitizer reports of every process the unit and CLI tests start (the
+# serve listener and its run children included) go to files here; each
+# file is a failure, even when the test that caused it passed. Only a
+# sanitizer build writes any.
+SANLOG=$ROOT/$BUILD/sanitizer-logs
+case $BUILD in /*) SANLOG=$BUILD/sanitizer-logs ;; esac
+rm -rf "$SANLOG"
+mkdir -p "$SANLOG"
+ASAN_OPTIONS="log_path=$SANLOG/asan:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+UBSAN_OPTIONS="log_path=$SANLOG/ubsan:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+export ASAN_OPTIONS UBSAN_OPTIONS
+
 echo "== unit tests"
 out=$("$BUILD/unit-tests" 2>&1)
 code=$?
@@ -43,6 +55,21 @@ note "$out" cli
 last=$(printf '%s\n' "$out" | tail -n 1)
 count "$last"
 [ "$code" -ne 0 ] && [ "${f:-0}" -eq 0 ] && total_f=$((total_f + 1))
+
+unset ASAN_OPTIONS UBSAN_OPTIONS
+reports=$(ls "$SANLOG" 2>/dev/null | wc -l)
+if [ "$reports" -gt 0 ]; then
+	echo "== sanitizer reports: $reports"
+	for f in "$SANLOG"/*; do
+		echo "--- $f"
+		head -n 40 "$f"
+	done
+	total_f=$((total_f + reports))
+	failures="$failures
+sanitizer: $reports report(s) in $SANLOG"
+elif [ -n "${SANITIZE_EXPECTED:-}" ]; then
+	echo "== sanitizer reports: none"
+fi
 
 if [ -f src/runbook.1 ]; then
 	echo "== man page"
