@@ -25,8 +25,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 YAML=$HERE/representative.yaml
 
 if [ "${1:-}" = --case ]; then
-	# --case RUNBOOK KIND N: one case, one result line.
+	# --case RUNBOOK KIND N: one case, one result line ($FAULT_YAML and
+	# $RUNBOOK_INVENTORY come from the parent).
 	RB=$2 KIND=$3 N=$4
+	YAML=$FAULT_YAML
 	T=$(mktemp -d "${TMPDIR:-/tmp}/rb-fault.XXXXXX") || exit 1
 	export RUNBOOK_STATE_DIR="$T/state" NO_COLOR=1
 	unset RUNBOOK_FAULT_REPORT
@@ -43,7 +45,10 @@ if [ "${1:-}" = --case ]; then
 			why="died (134) without the out-of-memory line" ;;
 		1|2|5|130) grep -q '^runbook: error: ' "$T/err" ||
 			why="exit $rc without an error line"
+			# Cut short, a run must not claim success (once every
+			# step is done, only recording the end failed).
 			grep -q '^run [^ ]* succeeded:' "$T/err" &&
+			    ! grep -q '^ok  *report ' "$T/err" &&
 			why="exit $rc, but the summary says the run succeeded" ;;
 		*) why="exit $rc" ;;
 		esac
@@ -107,11 +112,43 @@ if ! { RUNBOOK_FAULT=alloc=1 "$RB" list 2>&1 | grep -q 'fault injected'; } \
 	exit 1
 fi
 
-# The clean run: how many of each kind there are to fail.
 T=$(mktemp -d "${TMPDIR:-/tmp}/rb-fault.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
+
+# With a private sshd (tests/fixtures/sshd), the run also has a step on a
+# remote host, so the SSH transport's paths are broken too.
+FAULT_YAML=$T/representative.yaml
+cp "$YAML" "$FAULT_YAML"
+SSHD_DIR=$T/sshd
+trap 'sh "$HERE/../fixtures/sshd/stop-sshd.sh" "$SSHD_DIR" 2>/dev/null; rm -rf "$T"' EXIT
+if [ -z "${FAULT_NO_SSH:-}" ] && port=$(SSHD_LOGLEVEL=INFO \
+    sh "$HERE/../fixtures/sshd/start-sshd.sh" "$SSHD_DIR" 2>"$T/sshd.err"); then
+	cat >"$T/inventory.yaml" <<-EOF
+	defaults: {user: $(id -un), port: $port, identity: $SSHD_DIR/id_ed25519, known_hosts: $SSHD_DIR/known_hosts}
+	hosts:
+	  box: {address: 127.0.0.1}
+	EOF
+	cat >>"$FAULT_YAML" <<-'EOF'
+	  - id: remote
+	    needs: [probe]
+	    on: box
+	    run: printf '%s\n' "remote {{ params.who }}" "$RUNBOOK_HOST" | wc -l
+	    idempotent: true
+	EOF
+	sed -i 's/needs: \[mark, never, settle, auth\]/needs: [mark, never, settle, auth, remote]/' \
+	    "$FAULT_YAML"
+	echo "with an SSH step (sshd on 127.0.0.1:$port)"
+else
+	echo "without an SSH step: $(cat "$T/sshd.err" 2>/dev/null)"
+	printf 'hosts: {}\n' >"$T/inventory.yaml"
+fi
+RUNBOOK_INVENTORY=$T/inventory.yaml
+export FAULT_YAML RUNBOOK_INVENTORY
+unset SSH_AUTH_SOCK
+
+# The clean run: how many of each kind there are to fail.
 if ! RUNBOOK_STATE_DIR="$T/state" RUNBOOK_FAULT_REPORT="$T/counts" \
-    "$RB" run "$YAML" -p out="$T" >"$T/out" 2>&1; then
+    "$RB" run "$FAULT_YAML" -p out="$T" >"$T/out" 2>&1; then
 	cat "$T/out"
 	echo "the representative run fails without faults"
 	echo "fault: 0 passed, 1 failed"
