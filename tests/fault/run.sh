@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh [--smoke] [-j JOBS] BUILD - fault injection over a representative run.
 # Knobs: KINDS="alloc sqlite-alloc write fsync" (which to sweep),
-# SMOKE_CASES=24 (cases per kind with --smoke).
+# SMOKE_CASES=12 (cases per kind with --smoke).
 #
 # BUILD/runbook must be the fault-injection build (`make fault-build`: clang,
 # ASan+UBSan, -DRB_FAULT_INJECT; see include/runbook/fault.h). A clean run of
@@ -102,7 +102,7 @@ while [ $# -gt 1 ]; do
 done
 BUILD=${1:-build-fault}
 RB=$BUILD/runbook
-SMOKE_CASES=${SMOKE_CASES:-24}
+SMOKE_CASES=${SMOKE_CASES:-12}
 KINDS=${KINDS:-alloc sqlite-alloc write fsync}
 
 if ! { RUNBOOK_FAULT=alloc=1 "$RB" list 2>&1 | grep -q 'fault injected'; } \
