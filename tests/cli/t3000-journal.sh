@@ -185,7 +185,11 @@ test_expect_success '20 simultaneous runs of one lock key: exactly one runs' '
 	lock: race
 	steps:
 	  - id: go
-	    run: echo x >>raced; sleep 1
+	    run: |
+	      echo x >>raced
+	      # hold the lock until the 19 others have been refused
+	      while [ "\$(cat codes 2>/dev/null | wc -l)" -lt 19 ]; do sleep 0.1; done
+	    timeout: 60s
 	YAML
 	rm -f raced codes &&
 	for i in $(seq 20); do
