@@ -606,7 +606,10 @@ start_command(struct task *t)
 	rb_strvec_release_secret(&secrets);
 	return;
 fail:
-	task_set_reason(t, "%s", err.msg[0] ? err.msg : "cannot start");
+	if (err.hint[0] != '\0')
+		task_set_reason(t, "%s (%s)", err.msg, err.hint);
+	else
+		task_set_reason(t, "%s", err.msg[0] ? err.msg : "cannot start");
 	rb_proc_release(&t->proc);
 	rb_buf_release(&tmp);
 	rb_buf_release(&cmd);

@@ -394,6 +394,11 @@ child_error_set(
 			rb_error_hint(err,
 			    "the file exists: check the "
 			    "interpreter in its '#!' line");
+		else if (e == E2BIG)
+			rb_error_hint(err, "Linux takes at most 128 KiB in one "
+			    "argument or environment variable, and the command "
+			    "and every RUNBOOK_PARAM_* count: pass large values "
+			    "in a file; over SSH there is no such limit");
 		return code;
 	case STAGE_DEVNULL:
 		return rb_error_set(
