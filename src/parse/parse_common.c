@@ -354,7 +354,9 @@ parse_duration(
 	if (rb_duration_parse(out, s) != 0) {
 		rb_diag_error(d, &n->loc, "'%s' must be %s, not %s", key, what,
 		    parse_describe(&qb, n));
-		if (rb_parse_int(&dummy, s, 0, 1000000000) == 0)
+		/* Only bare digits: "+5s" or "\t5s" are not durations. */
+		if (s[strspn(s, "0123456789")] == '\0' &&
+		    rb_parse_int(&dummy, s, 0, 1000000000) == 0)
 			rb_diag_hint(d,
 			    "add a unit: '%ss' for seconds, '%sm' for minutes",
 			    s, s);

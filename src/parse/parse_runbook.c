@@ -1858,6 +1858,12 @@ parse_days(struct rbp *p, const struct rb_node *n, unsigned *out)
 			    parse_describe(&qb, it));
 			continue;
 		}
+		if (it->len == 0) {
+			/* "" would leave no day at all, like []. */
+			rb_diag_error(
+			    p->d, &it->loc, "'days' must not be empty");
+			continue;
+		}
 		if (parse_days_text(it->str, out, bad, sizeof(bad)) == 0)
 			continue;
 		rb_buf_addf(&msg, "unknown day '%s' in 'days'",
@@ -1904,6 +1910,22 @@ parse_hhmm(struct rbp *p, const struct rb_node *n, const char *key,
 	return -1;
 }
 
+/* Whether path is a compiled zone (TZif), not zone.tab or tzdata.zi. */
+static bool
+is_tzif(const char *path)
+{
+	char magic[4];
+	FILE *f;
+	bool ok;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return false;
+	ok = fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
+	    memcmp(magic, "TZif", sizeof(magic)) == 0;
+	fclose(f);
+	return ok;
+}
+
 /* Whether a zoneinfo name exists; lists near misses into cands. */
 static bool
 tz_exists(const char *tz, struct rb_strvec *cands)
@@ -1924,7 +1946,7 @@ tz_exists(const char *tz, struct rb_strvec *cands)
 	    strstr(tz, "/.") != NULL)
 		return false;
 	path = xstrfmt("%s/%s", dir, tz);
-	ok = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	ok = stat(path, &st) == 0 && S_ISREG(st.st_mode) && is_tzif(path);
 	free(path);
 	if (ok)
 		return true;

@@ -35,7 +35,7 @@ rb_window_check(bool *inside, time_t *next_open, const struct rb_window *w,
 	localtime_r(&now, &today);
 	/* Yesterday's window may still be open (it can cross midnight). */
 	for (d = -1; d <= 8; d++) {
-		struct tm tm = today;
+		struct tm tm = today, etm;
 		time_t start, end;
 		int len;
 
@@ -44,13 +44,24 @@ rb_window_check(bool *inside, time_t *next_open, const struct rb_window *w,
 		tm.tm_min = w->start_min;
 		tm.tm_sec = 0;
 		tm.tm_isdst = -1;
+		etm = tm;
 		start = mktime(&tm);	/* normalises tm, sets tm_wday */
 		if (start == (time_t)-1 || !(w->days & (1u << tm.tm_wday)))
 			continue;
+		/*
+		 * The end is a wall-clock time too (the next day's when not
+		 * after the start): a DST change in between moves it by an
+		 * hour against start + length.
+		 */
 		len = w->end_min - w->start_min;
-		if (len <= 0)
+		if (len <= 0) {
 			len += 24 * 60;
-		end = start + (time_t)len * 60;
+			etm.tm_mday++;
+		}
+		etm.tm_min = w->end_min;
+		end = mktime(&etm);
+		if (end == (time_t)-1 || end <= start)
+			end = start + (time_t)len * 60;
 		if (start <= now && now < end) {
 			*inside = true;
 			break;

@@ -46,4 +46,27 @@ test_expect_success 'plan works outside the window (review before it opens)' '
 	"$RUNBOOK" plan closed >out && grep "echo worked" out
 '
 
+test_expect_success 'a window with no day, or a zone that is not a zone, is refused at validate' '
+	cat >runbooks/nodays.yaml <<-YAML &&
+	runbook: nodays
+	window: {days: "", start: "02:00", end: "03:00"}
+	steps:
+	  - id: a
+	    run: "true"
+	YAML
+	test_must_fail --exit 2 "$RUNBOOK" validate runbooks/nodays.yaml 2>err &&
+	grep "nodays.yaml:2:.*.days. must not be empty" err &&
+	cat >runbooks/badtz.yaml <<-YAML &&
+	runbook: badtz
+	window: {days: [sun], start: "02:00", end: "03:00", tz: zone.tab}
+	steps:
+	  - id: a
+	    run: "true"
+	YAML
+	if test -f /usr/share/zoneinfo/zone.tab; then
+		test_must_fail --exit 2 "$RUNBOOK" validate runbooks/badtz.yaml 2>err &&
+		grep "badtz.yaml:2:" err
+	fi
+'
+
 test_done

@@ -10,7 +10,13 @@
  *   'T' (% 5 == 4)           a whole request for rb_wh_auth_check():
  *                            Authorization, X-Hub-Signature-256,
  *                            X-Grafana-Alerting-Signature and timestamp
- *                            lines, then the body
+ *                            lines, then the body. A Grafana line "a|b"
+ *                            also sends b as the older
+ *                            X-Grafana-Alert-Signature (a may be empty);
+ *                            in the signature lines each '@' ('^')
+ *                            becomes the right MAC in lower (upper) case
+ *                            hex, so valid and stale signatures are
+ *                            reachable too
  *
  * Every parsed alert is also routed through a fixed routes file whose
  * runbook declares host: {pattern: '^[a-z0-9.-]+$'}.
@@ -20,7 +26,11 @@
  * and labels sorted with unique keys; its queue JSON parses back to the
  * same labels; a routed alert's params are valid JSON whose host satisfies
  * the pattern (checked here without a regex); parsed signatures re-encode
- * to the hex they came from.
+ * to the hex they came from. An authentication result is the one the
+ * contract gives, from a model computed here: each scheme (bearer, basic,
+ * hmac, grafana) is ok, missing, malformed, invalid or stale by its own
+ * header, and the request passes by the first that is ok, else reports
+ * the first failure that is not "missing", naming its scheme.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -31,6 +41,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "runbook/buf.h"
 #include "runbook/diag.h"
@@ -98,8 +110,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	setenv("FUZZ_WH_TOKEN", "fuzz-token", 1);
 	setenv("FUZZ_WH_HMAC", "fuzz-hmac", 1);
 	setenv("FUZZ_WH_GRAFANA", "fuzz-grafana", 1);
+	setenv("FUZZ_WH_USER", "fuzz-user", 1);
+	setenv("FUZZ_WH_PASS", "fuzz-pass", 1);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.bearer_token_env = (char *)"FUZZ_WH_TOKEN";
+	cfg.basic_user_env = (char *)"FUZZ_WH_USER";
+	cfg.basic_password_env = (char *)"FUZZ_WH_PASS";
 	cfg.hmac_secret_env = (char *)"FUZZ_WH_HMAC";
 	cfg.hmac_header = (char *)"X-Hub-Signature-256";
 	cfg.grafana_secret_env = (char *)"FUZZ_WH_GRAFANA";
@@ -264,7 +280,7 @@ fuzz_headers(char *text)
 }
 
 struct fake_request {
-	const char *auth, *hub, *grafana, *ts;
+	const char *auth, *hub, *grafana, *grafana_old, *ts;
 };
 
 static const char *
@@ -278,37 +294,208 @@ header(const char *name, void *payload)
 		return q->hub;
 	if (strcasecmp(name, "X-Grafana-Alerting-Signature") == 0)
 		return q->grafana;
+	if (strcasecmp(name, "X-Grafana-Alert-Signature") == 0)
+		return q->grafana_old;
 	if (strcasecmp(name, "X-Grafana-Alerting-Timestamp") == 0)
 		return q->ts;
 	return NULL;
 }
 
+#define NOW_S 1700000000
+/* base64 of "fuzz-user:fuzz-pass" */
+#define BASIC_CRED "ZnV6ei11c2VyOmZ1enotcGFzcw=="
+
+static void
+mac_of(unsigned char mac[RB_WH_MAC_SIZE], const char *key, const char *a,
+    size_t alen, const char *b, size_t blen)
+{
+	unsigned char *msg = malloc(alen + blen + 1);
+	unsigned int len = 0;
+
+	memcpy(msg, a, alen);
+	memcpy(msg + alen, b, blen);
+	if (HMAC(EVP_sha256(), key, (int)strlen(key), msg, alen + blen, mac,
+		&len) == NULL || len != RB_WH_MAC_SIZE)
+		abort();
+	free(msg);
+}
+
+/* A copy of v (or NULL) with each '@' / '^' replaced by mac in hex. */
+static char *
+with_mac(const char *v, const unsigned char mac[RB_WH_MAC_SIZE])
+{
+	static const char lower[] = "0123456789abcdef";
+	static const char upper[] = "0123456789ABCDEF";
+	struct rb_buf b = RB_BUF_INIT;
+	size_t i;
+
+	if (v == NULL)
+		return NULL;
+	for (; *v != '\0'; v++) {
+		const char *hex = *v == '@' ? lower : *v == '^' ? upper : NULL;
+
+		if (hex == NULL) {
+			rb_buf_addch(&b, *v);
+			continue;
+		}
+		for (i = 0; i < RB_WH_MAC_SIZE; i++) {
+			rb_buf_addch(&b, hex[mac[i] >> 4]);
+			rb_buf_addch(&b, hex[mac[i] & 15]);
+		}
+	}
+	return rb_buf_detach(&b, NULL);
+}
+
+/* Whether v is [blanks] prefix <mac in hex, either case> [blanks]. */
+static bool
+sig_is(const char *v, const char *prefix,
+    const unsigned char mac[RB_WH_MAC_SIZE])
+{
+	char hex[2 * RB_WH_MAC_SIZE + 1];
+	size_t i, len;
+
+	for (i = 0; i < RB_WH_MAC_SIZE; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (prefix != NULL) {
+		if (strncasecmp(v, prefix, strlen(prefix)) != 0)
+			return false;
+		v += strlen(prefix);
+	}
+	len = strlen(v);
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	return len == 2 * RB_WH_MAC_SIZE &&
+	    strncasecmp(v, hex, 2 * RB_WH_MAC_SIZE) == 0;
+}
+
+/* A token scheme by the model: ok, invalid, or missing when not sent. */
+static enum rb_wh_auth_result
+model_token(const char *value, const char *scheme, const char *want)
+{
+	const char *cred;
+	size_t len;
+
+	if (rb_wh_auth_parse_scheme(&cred, &len, value, scheme) != 0)
+		return RB_WH_AUTH_MISSING;
+	return len == strlen(want) && memcmp(cred, want, len) == 0
+	    ? RB_WH_AUTH_OK
+	    : RB_WH_AUTH_INVALID;
+}
+
+static enum rb_wh_auth_result
+model_grafana(const struct fake_request *q,
+    const unsigned char mac[RB_WH_MAC_SIZE])
+{
+	const char *sigs[2] = { q->grafana, q->grafana_old };
+	unsigned char got[RB_WH_MAC_SIZE];
+	bool parsed = false, bad = false;
+	int64_t ts;
+	size_t i;
+
+	if (q->ts == NULL)
+		return RB_WH_AUTH_MISSING;
+	if (rb_wh_parse_timestamp(&ts, q->ts) != 0)
+		return RB_WH_AUTH_MALFORMED;
+	for (i = 0; i < 2; i++) {
+		if (sigs[i] == NULL)
+			continue;
+		if (sig_is(sigs[i], NULL, mac))
+			return ts >= NOW_S - RB_WH_REPLAY_WINDOW_S &&
+				ts <= NOW_S + RB_WH_REPLAY_WINDOW_S
+			    ? RB_WH_AUTH_OK
+			    : RB_WH_AUTH_STALE;
+		if (rb_wh_sig_parse(got, sigs[i], NULL) == 0)
+			parsed = true;
+		else
+			bad = true;
+	}
+	return parsed ? RB_WH_AUTH_INVALID
+	    : bad     ? RB_WH_AUTH_MALFORMED
+		      : RB_WH_AUTH_MISSING;
+}
+
 static void
 fuzz_auth(char *text, size_t size)
 {
+	static const char *const names[] = { "bearer", "basic", "hmac",
+		"grafana" };
 	char *lines[5] = { NULL, NULL, NULL, NULL, NULL };
+	unsigned char hub_mac[RB_WH_MAC_SIZE], graf_mac[RB_WH_MAC_SIZE];
+	unsigned char got[RB_WH_MAC_SIZE];
+	enum rb_wh_auth_result model[4], want = RB_WH_AUTH_MISSING;
 	struct fake_request q;
-	const char *scheme = NULL, *body = "";
-	size_t n = split_lines(text, lines, 5), blen = 0;
+	const char *scheme = NULL, *body = "", *want_scheme = "bearer";
+	char *hub, *graf, *graf_old, *bar;
+	size_t n = split_lines(text, lines, 5), blen = 0, i;
 	enum rb_wh_auth_result r;
 
 	memset(&q, 0, sizeof(q));
 	q.auth = n > 0 && lines[0][0] != '\0' ? lines[0] : NULL;
-	q.hub = n > 1 && lines[1][0] != '\0' ? lines[1] : NULL;
-	q.grafana = n > 2 && lines[2][0] != '\0' ? lines[2] : NULL;
 	q.ts = n > 3 && lines[3][0] != '\0' ? lines[3] : NULL;
 	if (n > 4) {
 		body = lines[4];
 		blen = size - (size_t)(lines[4] - text);
 	}
-	r = rb_wh_auth_check(auth, header, &q, body, blen, 1700000000, &scheme);
+	mac_of(hub_mac, "fuzz-hmac", "", 0, body, blen);
+	if (q.ts != NULL) {
+		struct rb_buf m = RB_BUF_INIT;
+
+		rb_buf_adds(&m, q.ts);
+		rb_buf_addch(&m, ':');
+		mac_of(graf_mac, "fuzz-grafana", m.buf, m.len, body, blen);
+		rb_buf_release(&m);
+	} else
+		mac_of(graf_mac, "fuzz-grafana", "", 0, body, blen);
+	hub = with_mac(n > 1 && lines[1][0] != '\0' ? lines[1] : NULL,
+	    hub_mac);
+	graf = graf_old = NULL;
+	if (n > 2 && lines[2][0] != '\0') {
+		if ((bar = strchr(lines[2], '|')) != NULL) {
+			*bar = '\0';
+			graf_old = with_mac(bar + 1, graf_mac);
+		}
+		if (lines[2][0] != '\0')
+			graf = with_mac(lines[2], graf_mac);
+	}
+	q.hub = hub;
+	q.grafana = graf;
+	q.grafana_old = graf_old;
+
+	r = rb_wh_auth_check(auth, header, &q, body, blen, NOW_S, &scheme);
 	if (scheme == NULL || (unsigned)r >= RB_WH_AUTH_NRESULTS)
 		abort();
-	/* Only the token can be guessed from the input; MACs cannot. */
-	if (r == RB_WH_AUTH_OK && strcmp(scheme, "bearer") != 0)
+
+	model[0] = model_token(q.auth, "Bearer", "fuzz-token");
+	model[1] = model_token(q.auth, "Basic", BASIC_CRED);
+	model[2] = q.hub == NULL ? RB_WH_AUTH_MISSING
+	    : rb_wh_sig_parse(got, q.hub, "sha256=") != 0
+	    ? RB_WH_AUTH_MALFORMED
+	    : sig_is(q.hub, "sha256=", hub_mac) ? RB_WH_AUTH_OK
+						: RB_WH_AUTH_INVALID;
+	model[3] = model_grafana(&q, graf_mac);
+	for (i = 0; i < 4; i++)
+		if (model[i] == RB_WH_AUTH_OK) {
+			want = RB_WH_AUTH_OK;
+			want_scheme = names[i];
+			break;
+		}
+	for (i = 0; i < 4 && want != RB_WH_AUTH_OK; i++)
+		if (model[i] != RB_WH_AUTH_MISSING) {
+			want = model[i];
+			want_scheme = names[i];
+			break;
+		}
+	if (r != want || strcmp(scheme, want_scheme) != 0)
 		abort();
-	if (r == RB_WH_AUTH_OK && strstr(q.auth, "fuzz-token") == NULL)
+	/* A token is only ever accepted when it was sent. */
+	if (r == RB_WH_AUTH_OK && strcmp(scheme, "bearer") == 0 &&
+	    strstr(q.auth, "fuzz-token") == NULL)
 		abort();
+	free(hub);
+	free(graf);
+	free(graf_old);
 }
 
 int
