@@ -137,7 +137,8 @@ rb_parse_int(long long *out, const char *s, long long min, long long max)
 	char *end;
 	long long v;
 
-	if (s == NULL || *s == '\0' || *s == ' ')
+	/* strtoll() would skip leading white space and take a '+'. */
+	if (s == NULL || (*s != '-' && (*s < '0' || *s > '9')))
 		return RB_EINVAL;
 	errno = 0;
 	v = strtoll(s, &end, 10);
