@@ -1,6 +1,9 @@
 /*
  * floor.c - the fork+exec floor for the local-steps benchmark: run
- * `/bin/sh -c true` N times, one after another, waiting for each.
+ * `/bin/sh -c true` N times and wait for each, at most P at a time
+ * (default 1: one after another).
+ *
+ *	floor [N [P]]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,16 +13,28 @@
 int
 main(int argc, char **argv)
 {
-	int i, n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 200, st;
+	int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 200;
+	int p = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 1;
+	int started = 0, running = 0, st;
 	pid_t pid;
 
-	for (i = 0; i < n; i++) {
-		if ((pid = fork()) == 0) {
-			execl("/bin/sh", "sh", "-c", "true", (char *)NULL);
-			_exit(127);
+	if (p < 1)
+		p = 1;
+	while (started < n || running > 0) {
+		if (started < n && running < p) {
+			if ((pid = fork()) == 0) {
+				execl("/bin/sh", "sh", "-c", "true", (char *)NULL);
+				_exit(127);
+			}
+			if (pid < 0)
+				return 1;
+			started++;
+			running++;
+			continue;
 		}
-		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		if (wait(&st) < 0)
 			return 1;
+		running--;
 	}
 	return 0;
 }

@@ -10,6 +10,9 @@
  *
  * Usage: journal-bench [-n boundaries] [-r repeats] [-d dir]
  * (dir defaults to $JOURNAL_DIR, then $TMPDIR, then /tmp).
+ * With BENCH_FORMAT=tsv the table goes to stderr and stdout carries
+ * result lines "journal.boundary_p50<TAB>MODE<TAB>us<TAB>us" for
+ * tests/bench/run-all (MODE: raw, auto, batch, auto-audit, batch-audit).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,6 +44,11 @@ static const char *const mode_names[] = {
 	"journal, batched (1 commit)",
 	"journal+audit, autocommit (4 commits)",
 	"journal+audit, batched (1 commit)",
+};
+
+/* The modes' names in result lines. */
+static const char *const mode_keys[] = {
+	"raw", "auto", "batch", "auto-audit", "batch-audit",
 };
 
 static int
@@ -194,7 +202,9 @@ clean(const char *dir)
 int
 main(int argc, char **argv)
 {
-	const char *base = getenv("JOURNAL_DIR");
+	const char *base = getenv("JOURNAL_DIR"), *fmt = getenv("BENCH_FORMAT");
+	bool tsv = fmt != NULL && strcmp(fmt, "tsv") == 0;
+	FILE *out = tsv ? stderr : stdout;
 	int64_t *us, p50[M_NMODES][16], mean[M_NMODES][16];
 	int64_t p90[M_NMODES][16], p99[M_NMODES][16];
 	size_t n = 500, reps = 3, i, r;
@@ -225,7 +235,7 @@ main(int argc, char **argv)
 	if (base == NULL && (base = getenv("TMPDIR")) == NULL)
 		base = "/tmp";
 	us = xcalloc(n, sizeof(*us));
-	printf("journal-bench: %zu step boundaries x %zu runs per mode, "
+	fprintf(out, "journal-bench: %zu step boundaries x %zu runs per mode, "
 	    "WAL + synchronous=FULL, in %s\n\n", n, reps, base);
 	for (r = 0; r < reps; r++) {
 		for (m = 0; m < M_NMODES; m++) {
@@ -249,8 +259,8 @@ main(int argc, char **argv)
 			mean[m][r] = sum / (int64_t)n;
 		}
 	}
-	printf("| mode | p50 | p90 | p99 | mean | vs floor (p50) |\n");
-	printf("|---|---|---|---|---|---|\n");
+	fprintf(out, "| mode | p50 | p90 | p99 | mean | vs floor (p50) |\n");
+	fprintf(out, "|---|---|---|---|---|---|\n");
 	for (m = 0; m < M_NMODES; m++) {
 		int64_t a = 0, b = 0, d = 0, e = 0, floor;
 
@@ -264,10 +274,15 @@ main(int argc, char **argv)
 		d = p99[m][reps / 2];
 		e = mean[m][reps / 2];
 		floor = p50[M_RAW][reps / 2];
-		printf("| %s | %lld us | %lld us | %lld us | %lld us "
+		fprintf(out, "| %s | %lld us | %lld us | %lld us | %lld us "
 		    "| %.2fx |\n",
 		    mode_names[m], (long long)a, (long long)b, (long long)d,
 		    (long long)e, floor > 0 ? (double)a / (double)floor : 0.0);
+		if (tsv)
+			printf("journal.boundary_p50\t%s\t%lld\tus\n"
+			    "journal.boundary_p99\t%s\t%lld\tus\n",
+			    mode_keys[m], (long long)a, mode_keys[m],
+			    (long long)d);
 	}
 	free(us);
 	return 0;

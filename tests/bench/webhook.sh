@@ -15,13 +15,16 @@
 # keep-alive connection (apart enough that each run starts on an idle
 # listener, not behind a queue): POST -> 202 (the queue commit), POST -> run
 # child spawned (the listener's log), and POST -> the step's process
-# running (its own `date +%s.%N`).
+# running (its own `date +%s.%N`); the same for adnanh webhook (an async
+# hook whose command is the same `sh -c 'echo SEQ $(date +%s.%N) >>F'`).
 #
-# Knobs: DURATION=5 CONNS="1 8" LAT_N=40 LAT_GAP=0.3 RUNBOOK=build/runbook.
-# Needs wrk, curl, python3, sqlite3; webhook is installed with apt-get when
-# missing.
+# Knobs: DURATION=5 CONNS="1 8" LAT_N=40 LAT_GAP=0.3 RUNBOOK=build/runbook
+# NO_INSTALL=1. Needs curl, python3, sqlite3; wrk and adnanh webhook are
+# installed with apt-get when missing (without webhook its rows say so).
+# BENCH_FORMAT=tsv: result lines on stdout, this report on stderr (lib.sh).
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/bench/lib.sh"
 RUNBOOK=${1:-${RUNBOOK:-$ROOT/build/runbook}}
 case $RUNBOOK in /*) ;; *) RUNBOOK=$(pwd)/$RUNBOOK ;; esac
 DURATION=${DURATION:-5}
@@ -30,12 +33,21 @@ LAT_N=${LAT_N:-40}
 LAT_GAP=${LAT_GAP:-0.3}
 TOKEN=bench-token
 
+bench_install wrk wrk || true
 for tool in wrk curl python3 sqlite3; do
 	command -v $tool >/dev/null || { echo "webhook.sh: needs $tool" >&2; exit 2; }
 done
-if ! command -v webhook >/dev/null; then
-	apt-get install -y webhook >/dev/null 2>&1 ||
-		echo "webhook.sh: adnanh webhook not installed; skipping it" >&2
+if ! bench_install webhook webhook; then
+	echo "webhook.sh: adnanh webhook not installed; skipping it" >&2
+	for c in $CONNS; do
+		for m in rps p50 p99; do
+			result webhook.$m adnanh-async/c$c n/a "not installed"
+			result webhook.$m adnanh-sync/c$c n/a "not installed"
+		done
+	done
+	for m in answer_p50 answer_p90 start_p50 start_p90; do
+		result webhook.$m adnanh-async n/a "not installed"
+	done
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rb-bench-webhook.XXXXXX")
@@ -131,9 +143,19 @@ cat >hooks.json <<'EOF'
      {"source": "payload", "name": "alerts.0.labels.instance"},
      {"source": "payload", "name": "alerts.0.labels.severity"}],
    "trigger-rule": {"match": {"type": "value", "value": "firing",
+     "parameter": {"source": "payload", "name": "status"}}}},
+  {"id": "lat", "execute-command": "/bin/sh",
+   "pass-arguments-to-command": [
+     {"source": "string", "name": "-c"},
+     {"source": "string", "name": "echo $1 $(date +%s.%N) >>\"$0\""},
+     {"source": "string", "name": "@STARTS@"},
+     {"source": "payload", "name": "alerts.0.labels.seq"}],
+   "trigger-rule": {"match": {"type": "value", "value": "firing",
      "parameter": {"source": "payload", "name": "status"}}}}
 ]
 EOF
+sed "s|@STARTS@|$TMP/starts-webhook.log|" hooks.json >hooks.json.new
+mv hooks.json.new hooks.json
 
 # --- runners --------------------------------------------------------------
 
@@ -156,8 +178,9 @@ def ms(s):
     return float(v) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000,
                        "h": 3600000}[u]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", out).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))
+# Anchored: "62.50%" in the Req/Sec row must not pass for the 50% line.
+p50 = ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))
+p99 = ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))
 total = int(re.search(r"(\d+) requests in", out).group(1))
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 print("%s\t%s\t%.0f\t%.2f\t%.2f\t%d\t%d" % (sys.argv[1], sys.argv[2], rps,
@@ -216,11 +239,14 @@ fi
 
 # --- latency ----------------------------------------------------------------
 
-serve_up "$TMP/lat"
-python3 - "$PORT" "$TOKEN" "$LAT_N" "$LAT_GAP" <<'EOF' >lat.tsv
+# post_seq PORT PATH OUT: LAT_N sequential POSTs, each a new alert (seq
+# label, startsAt), LAT_GAP apart on one keep-alive connection; OUT gets
+# "seq t_post t_answer status" lines.
+post_seq() {
+	python3 - "$1" "$2" "$TOKEN" "$LAT_N" "$LAT_GAP" <<'EOF' >"$3"
 import http.client, json, sys, time
-port, token = int(sys.argv[1]), sys.argv[2]
-n, gap = int(sys.argv[3]), float(sys.argv[4])
+port, path, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+n, gap = int(sys.argv[4]), float(sys.argv[5])
 d = json.load(open("payload.json"))
 c = http.client.HTTPConnection("127.0.0.1", port)
 for i in range(1, n + 1):
@@ -229,7 +255,7 @@ for i in range(1, n + 1):
     d["alerts"][0]["fingerprint"] = ""
     body = json.dumps(d)
     t0 = time.time()
-    c.request("POST", "/alertmanager", body, {
+    c.request("POST", path, body, {
         "Authorization": "Bearer " + token,
         "Content-Type": "application/json"})
     r = c.getresponse()
@@ -238,15 +264,40 @@ for i in range(1, n + 1):
     print("%d\t%.6f\t%.6f\t%d" % (i, t0, t1, r.status))
     time.sleep(gap)
 EOF
+}
+
+serve_up "$TMP/lat"
+post_seq "$PORT" /alertmanager lat.tsv
 sleep 2
 serve_down
+if command -v webhook >/dev/null; then
+	webhook -hooks hooks.json -ip 127.0.0.1 -port "$WPORT" \
+		>webhook-lat.log 2>&1 &
+	WPID=$!
+	PIDS="$PIDS $WPID"
+	wait_http "http://127.0.0.1:$WPORT/"
+	post_seq "$WPORT" /hooks/lat lat-webhook.tsv
+	sleep 1
+	kill "$WPID"
+fi
 python3 - "$TMP/lat" "$LAT_GAP" <<'EOF'
-import calendar, json, os, sqlite3, statistics, sys, time
+import calendar, json, os, sqlite3, sys, time
 state = sys.argv[1]
-posts = {}
-for line in open("lat.tsv"):
-    i, t0, t1, code = line.split("\t")
-    posts[int(i)] = (float(t0), float(t1), int(code))
+def posts_of(path):
+    posts = {}
+    if os.path.exists(path):
+        for line in open(path):
+            i, t0, t1, code = line.split("\t")
+            posts[int(i)] = (float(t0), float(t1), int(code))
+    return posts
+def starts_of(path):
+    step = {}
+    if os.path.exists(path):
+        for line in open(path):
+            s, t = line.split()
+            step[int(s)] = float(t)
+    return step
+posts = posts_of("lat.tsv")
 db = sqlite3.connect(os.path.join(state, "state.db"))
 seq_of = {qid: int(json.loads(p)["seq"])
           for qid, p in db.execute("select id, params from queue")}
@@ -261,32 +312,48 @@ for line in open(state + ".log"):
         continue
     if r.get("msg") == "run started" and r.get("queue_id") in seq_of:
         spawn[seq_of[r["queue_id"]]] = wall(r["ts"])
-step = {}
-if os.path.exists("starts.log"):
-    for line in open("starts.log"):
-        s, t = line.split()
-        step[int(s)] = float(t)
+step = starts_of("starts.log")
+wposts = posts_of("lat-webhook.tsv")
+wstep = starts_of("starts-webhook.log")
 def q(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
-def row(name, xs):
+results = open("lat.results", "w")
+def row(name, xs, metric=None, variant=None):
     if not xs:
         print("| %s | n/a | | | |" % name)
+        if metric:
+            results.write("%s_p50\t%s\tn/a\tno data\n" % (metric, variant))
         return
     xs = [x * 1000 for x in xs]
     print("| %s | %d | %.2f | %.2f | %.2f |" % (name, len(xs), q(xs, 50),
           q(xs, 90), max(xs)))
+    if metric:
+        for p in (50, 90):
+            results.write("%s_p%d\t%s\t%.2f\tms\n" % (metric, p, variant,
+                          q(xs, p)))
 ok = [i for i, p in posts.items() if p[2] == 202]
+wok = [i for i, p in wposts.items() if p[2] == 200]
 print()
 print("latency, %d sequential POSTs %s s apart (ms)" % (len(posts),
       sys.argv[2]))
 print()
 print("| measure | n | p50 | p90 | max |")
 print("|---|---|---|---|---|")
-row("POST -> 202 (queue entry committed)", [posts[i][1] - posts[i][0] for i in ok])
-row("POST -> run child spawned (log, ms resolution)",
+row("runbook: POST -> 202 (queue entry committed)",
+    [posts[i][1] - posts[i][0] for i in ok], "webhook.answer", "runbook")
+row("runbook: POST -> run child spawned (log, ms resolution)",
     [spawn[i] - posts[i][0] for i in ok if i in spawn])
-row("POST -> step process running", [step[i] - posts[i][0] for i in ok if i in step])
+row("runbook: POST -> step process running",
+    [step[i] - posts[i][0] for i in ok if i in step], "webhook.start",
+    "runbook")
+if wposts:
+    row("adnanh async: POST -> 200",
+        [wposts[i][1] - wposts[i][0] for i in wok], "webhook.answer",
+        "adnanh-async")
+    row("adnanh async: POST -> command process running",
+        [wstep[i] - wposts[i][0] for i in wok if i in wstep],
+        "webhook.start", "adnanh-async")
 EOF
 
 echo
@@ -295,3 +362,14 @@ echo
 echo "| configuration | conns | requests/s | p50 ms | p99 ms | requests | non-2xx |"
 echo "|---|---|---|---|---|---|---|"
 awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$RESULTS"
+
+# Result lines: configuration names become variants like runbook-queue/c8.
+awk -F'\t' '{
+	v = $1; sub(/^webhook /, "adnanh ", v); gsub(/ /, "-", v); v = v "/c" $2
+	printf "webhook.rps\t%s\t%s\treq/s\n", v, $3
+	printf "webhook.p50\t%s\t%s\tms\n", v, $4
+	printf "webhook.p99\t%s\t%s\tms\n", v, $5
+	if ($7 > 0)
+		printf "webhook.non2xx\t%s\t%s\tresponses\n", v, $7
+}' "$RESULTS" >&3
+cat lat.results >&3
