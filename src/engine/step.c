@@ -292,6 +292,25 @@ http_done(struct rb_http_result *res, void *payload)
 	engine_attempt_done(t, true);
 }
 
+/*
+ * An attempt that could not be started (a template, a request or a spawn
+ * failed): its reason is the error (with its hint, if any), and it ends as
+ * failed without an exit status.
+ */
+static void
+attempt_not_started(struct task *t, const struct rb_error *err,
+    const char *what)
+{
+	if (err->msg[0] == '\0')
+		task_set_reason(t, "%s", what);
+	else if (err->hint[0] != '\0')
+		task_set_reason(t, "%s (%s)", err->msg, err->hint);
+	else
+		task_set_reason(t, "%s", err->msg);
+	t->exit_code = -1;
+	engine_attempt_done(t, false);
+}
+
 static void
 start_http(struct task *t)
 {
@@ -331,9 +350,7 @@ start_http(struct task *t)
 	}
 	goto out;
 fail:
-	task_set_reason(t, "%s", err.msg[0] ? err.msg : "cannot start request");
-	t->exit_code = -1;
-	engine_attempt_done(t, false);
+	attempt_not_started(t, &err, "cannot start request");
 out:
 	rb_strvec_release_secret(&headers);
 	rb_buf_release_secret(&url);
@@ -402,9 +419,7 @@ start_notify(struct task *t)
 	}
 	goto out;
 fail:
-	task_set_reason(t, "%s", err.msg[0] ? err.msg : "cannot notify");
-	t->exit_code = -1;
-	engine_attempt_done(t, false);
+	attempt_not_started(t, &err, "cannot notify");
 out:
 	rb_strvec_release_secret(&headers);
 	rb_buf_release_secret(&url);
@@ -464,9 +479,7 @@ start_tcp(struct task *t)
 	}
 	goto out;
 fail:
-	task_set_reason(t, "%s", err.msg[0] ? err.msg : "cannot connect");
-	t->exit_code = -1;
-	engine_attempt_done(t, false);
+	attempt_not_started(t, &err, "cannot connect");
 out:
 	free(host);
 	free(port);
@@ -606,19 +619,11 @@ start_command(struct task *t)
 	rb_strvec_release_secret(&secrets);
 	return;
 fail:
-	if (err.hint[0] != '\0')
-		task_set_reason(t, "%s (%s)", err.msg, err.hint);
-	else
-		task_set_reason(t, "%s", err.msg[0] ? err.msg : "cannot start");
 	rb_proc_release(&t->proc);
 	rb_buf_release(&tmp);
 	rb_buf_release(&cmd);
 	rb_strvec_release_secret(&secrets);
-	t->exit_code = -1;
-	if (!t->running && t->attempt_start_ms != 0) {
-		/* The start event was sent: finish what it began. */
-	}
-	engine_attempt_done(t, false);
+	attempt_not_started(t, &err, "cannot start");
 }
 
 static void
