@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh [--smoke] [-j JOBS] BUILD - fault injection over a representative run.
 # Knobs: KINDS="alloc sqlite-alloc write fsync" (which to sweep),
-# SMOKE_CASES=12 (cases per kind with --smoke).
+# SMOKE_CASES=12 (cases per kind with --smoke), FROM=1 (the first N of a
+# full sweep, to continue one that was stopped).
 #
 # BUILD/runbook must be the fault-injection build (`make fault-build`: clang,
 # ASan+UBSan, -DRB_FAULT_INJECT; see include/runbook/fault.h). A clean run of
@@ -166,8 +167,8 @@ while read -r kind count; do
 				print kind, 1 + int(i * (c - 1) / (k - 1))
 		}'
 	else
-		awk -v c="$count" -v kind="$kind" \
-		    'BEGIN { for (i = 1; i <= c; i++) print kind, i }'
+		awk -v c="$count" -v kind="$kind" -v f="${FROM:-1}" \
+		    'BEGIN { for (i = f; i <= c; i++) print kind, i }'
 	fi
 done <"$T/counts" >"$T/cases"
 echo "$(wc -l <"$T/cases") cases, $JOBS at a time"
