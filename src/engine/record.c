@@ -59,6 +59,15 @@ record_flush(struct engine *e)
 
 	if (st == NULL || !rb_store_in_transaction(st))
 		return 0;
+	if (e->record_error != 0) {
+		/*
+		 * Part of this step boundary failed (an audit record, say):
+		 * keep none of it, so the journal and the audit log agree and
+		 * resume sees the boundary as not reached.
+		 */
+		(void)rb_store_rollback(st);
+		return e->record_error;
+	}
 	if ((r = rb_store_commit(st)) != 0)
 		return fail(e, r);
 	return 0;
