@@ -153,9 +153,9 @@ test_expect_success 'db-connection: saturated connections and stuck transactions
 	release_connections
 	test $code -eq 0 &&
 	grep "^failed  conn-usage" err &&
-	grep "connection use 30% is at or above 25%" err &&
+	grep "connection use [3-9][0-9]% is at or above 25%" err &&
 	grep "^failed  idle-in-tx" err &&
-	grep "5 sessions idle in a transaction" err &&
+	grep "[5-9] sessions idle in a transaction" err &&
 	grep "^ok      terminate-idle-tx" err &&
 	grep "^ok      verify-headroom" err &&
 	test "$(idle_in_tx_count)" -eq 0
@@ -460,9 +460,9 @@ test_expect_success 'db-connection: saturated connections and stuck transactions
 	release_connections
 	test $code -eq 0 &&
 	grep "^failed  conn-usage" err &&
-	grep "connection use 30% is at or above 25%" err &&
+	grep "connection use [3-9][0-9]% is at or above 25%" err &&
 	grep "^failed  idle-in-tx" err &&
-	grep "5 sessions idle in a transaction" err &&
+	grep "[5-9] sessions idle in a transaction" err &&
 	grep "^ok      terminate-idle-tx" err &&
 	grep "^ok      verify-headroom" err &&
 	test "$(idle_in_tx_count)" -eq 0
@@ -760,9 +760,9 @@ test_expect_success 'db-connection: saturated connections and stuck transactions
 	release_connections
 	test $code -eq 0 &&
 	grep "^failed  conn-usage" err &&
-	grep "connection use 30% is at or above 25%" err &&
+	grep "connection use [3-9][0-9]% is at or above 25%" err &&
 	grep "^failed  idle-in-tx" err &&
-	grep "5 sessions idle in a transaction" err &&
+	grep "[5-9] sessions idle in a transaction" err &&
 	grep "^ok      terminate-idle-tx" err &&
 	grep "^ok      verify-headroom" err &&
 	test "$(idle_in_tx_count)" -eq 0
