@@ -71,6 +71,12 @@ elif [ -n "${SANITIZE_EXPECTED:-}" ]; then
 	echo "== sanitizer reports: none"
 fi
 
+echo "== layers"
+out=$(sh tests/check-layers.sh "$BUILD/obj" 2>&1)
+printf '%s\n' "$out"
+note "$out" layers
+count "$(printf '%s\n' "$out" | tail -n 1)"
+
 if [ -f src/runbook.1 ]; then
 	echo "== man page"
 	if command -v mandoc >/dev/null 2>&1; then

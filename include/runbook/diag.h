@@ -61,4 +61,26 @@ void rb_diags_move(struct rb_diags *dst, struct rb_diags *src);
 void rb_diags_format(struct rb_buf *out, const struct rb_diags *d);
 void rb_diags_release(struct rb_diags *d);
 
+/* A short, printable rendering of user text for messages. */
+struct rb_qbuf {
+	char s[100];
+};
+/*
+ * Render len bytes of s into b: control characters escaped as \xNN, long
+ * text cut with "...". Returns b->s.
+ */
+const char *rb_qstr(struct rb_qbuf *b, const char *s, size_t len);
+
+/* strerror(errnum) with a lower-case first letter, into out. */
+void rb_errno_text(char *out, size_t outsz, int errnum);
+
+/* Largest input file (YAML, config) accepted, in bytes. */
+#define RB_FILE_MAX (16 * 1024 * 1024)
+
+/*
+ * Read a whole file (at most RB_FILE_MAX bytes) into buf. Returns 0,
+ * RB_ENOTFOUND (nothing reported), or RB_EINVAL with a diagnostic.
+ */
+int rb_file_read(struct rb_buf *buf, const char *path, struct rb_diags *d);
+
 #endif

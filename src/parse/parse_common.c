@@ -17,65 +17,6 @@
 #include "parse/parse_int.h"
 #include "runbook/banned.h"
 
-const char *
-parse_q(struct qbuf *b, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0, max = sizeof(b->s) - 8;
-
-	for (i = 0; i < len && s != NULL; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (o >= max) {
-			memcpy(b->s + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			b->s[o++] = '\\';
-			b->s[o++] = 'x';
-			b->s[o++] = hex[c >> 4];
-			b->s[o++] = hex[c & 15];
-		} else
-			b->s[o++] = (char)c;
-	}
-	b->s[o] = '\0';
-	return b->s;
-}
-
-void
-parse_strerror(char *out, size_t outsz, int errnum)
-{
-	char buf[128];
-	const char *s;
-
-	/* GNU strerror_r may return a static string instead of filling buf. */
-	s = strerror_r(errnum, buf, sizeof(buf));
-	snprintf(out, outsz, "%s", s);
-	if (out[0] >= 'A' && out[0] <= 'Z' && (out[1] < 'A' || out[1] > 'Z'))
-		out[0] = (char)(out[0] - 'A' + 'a');
-}
-
-int
-parse_read_file(struct rb_buf *buf, const char *path, struct rb_diags *d)
-{
-	struct rb_loc loc = { path, 0, 0 };
-	char why[128];
-	int r;
-
-	r = rb_buf_read_file(buf, path, PARSE_MAX_FILE);
-	if (r == 0 || r == RB_ENOTFOUND)
-		return r;
-	if (r == RB_ETOOBIG) {
-		rb_diag_error(d, &loc, "file is larger than %d MiB",
-		    PARSE_MAX_FILE / (1024 * 1024));
-		return RB_EINVAL;
-	}
-	parse_strerror(why, sizeof(why), errno);
-	rb_diag_error(d, &loc, "cannot read '%s': %s", path, why);
-	return RB_EINVAL;
-}
-
 /* ------------------------------------------------------------------ */
 /* Mappings */
 
@@ -113,7 +54,7 @@ parse_map(struct rb_diags *d, const struct rb_node *map, const char *where,
 	for (i = 0; i < map->npairs; i++) {
 		const struct rb_node *k = map->pairs[i].key;
 		struct rb_buf msg = RB_BUF_INIT;
-		struct qbuf qb;
+		struct rb_qbuf qb;
 
 		for (j = 0; j < nkeys; j++)
 			if (k->len == strlen(keys[j].name) &&
@@ -124,7 +65,7 @@ parse_map(struct rb_diags *d, const struct rb_node *map, const char *where,
 			continue;
 		}
 		rb_buf_addf(
-		    &msg, "unknown key '%s'", parse_q(&qb, k->str, k->len));
+		    &msg, "unknown key '%s'", rb_qstr(&qb, k->str, k->len));
 		if (where != NULL)
 			rb_buf_addf(&msg, " in %s", where);
 		if (parse_suggest(&msg, k->str, names, nkeys) != NULL)
@@ -159,7 +100,7 @@ parse_map(struct rb_diags *d, const struct rb_node *map, const char *where,
 /* Typed values */
 
 const char *
-parse_describe(struct qbuf *b, const struct rb_node *n)
+parse_describe(struct rb_qbuf *b, const struct rb_node *n)
 {
 	if (n == NULL || rb_node_is_null(n))
 		return "empty";
@@ -170,10 +111,10 @@ parse_describe(struct qbuf *b, const struct rb_node *n)
 	if (n->len == 0)
 		return "empty";
 	{
-		struct qbuf inner;
+		struct rb_qbuf inner;
 		size_t len;
 
-		parse_q(&inner, n->str, n->len);
+		rb_qstr(&inner, n->str, n->len);
 		len = strlen(inner.s);
 		if (len > sizeof(b->s) - 3)
 			len = sizeof(b->s) - 3;
@@ -188,7 +129,7 @@ parse_describe(struct qbuf *b, const struct rb_node *n)
 bool
 parse_want_map(struct rb_diags *d, const struct rb_node *n, const char *key)
 {
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	if (n != NULL && n->kind == RB_NODE_MAP)
 		return true;
@@ -200,7 +141,7 @@ parse_want_map(struct rb_diags *d, const struct rb_node *n, const char *key)
 bool
 parse_want_seq(struct rb_diags *d, const struct rb_node *n, const char *key)
 {
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	if (n != NULL && n->kind == RB_NODE_SEQ)
 		return true;
@@ -213,7 +154,7 @@ char *
 parse_str(
     struct rb_diags *d, const struct rb_node *n, const char *key, bool *failed)
 {
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	if (n == NULL || rb_node_is_null(n))
 		return NULL;
@@ -255,7 +196,7 @@ static const char *
 scalar_text(struct rb_diags *d, const struct rb_node *n, const char *key,
     const char *what)
 {
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	if (n != NULL && n->kind == RB_NODE_SCALAR && !rb_node_is_null(n) &&
 	    memchr(n->str, '\0', n->len) == NULL)
@@ -276,7 +217,7 @@ parse_bool(
 	static const char *const yes[] = { "true", "yes", "on" };
 	static const char *const no[] = { "false", "no", "off" };
 	const char *s;
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	size_t i;
 
 	if ((s = scalar_text(d, n, key, "true or false")) == NULL)
@@ -302,7 +243,7 @@ parse_int(struct rb_diags *d, const struct rb_node *n, const char *key,
 {
 	char what[96];
 	const char *s;
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	snprintf(
 	    what, sizeof(what), "a whole number from %lld to %lld", min, max);
@@ -322,7 +263,7 @@ parse_double(struct rb_diags *d, const struct rb_node *n, const char *key,
 {
 	char what[96], *end;
 	const char *s;
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	double v;
 
 	snprintf(what, sizeof(what), "a number of at least %g", min);
@@ -346,7 +287,7 @@ parse_duration(
 {
 	static const char what[] = "a duration like 30s, 5m or 2h";
 	const char *s;
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	long long dummy;
 
 	if ((s = scalar_text(d, n, key, what)) == NULL)
@@ -380,7 +321,7 @@ parse_size(struct rb_diags *d, const struct rb_node *n, const char *key,
 	unsigned long long v;
 	const char *s;
 	char *end;
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	size_t i;
 
 	if ((s = scalar_text(d, n, key, what)) == NULL)
@@ -486,13 +427,13 @@ parse_kv_map(struct rb_diags *d, const struct rb_node *n, const char *key,
 		kv = xcalloc(n->npairs, sizeof(*kv));
 	for (i = 0; i < n->npairs; i++) {
 		const struct rb_node *k = n->pairs[i].key;
-		struct qbuf qb;
+		struct rb_qbuf qb;
 
 		if (memchr(k->str, '\0', k->len) != NULL ||
 		    (env_names && !parse_valid_env_name(k->str))) {
 			rb_diag_error(d, &k->loc,
 			    "invalid environment variable name '%s' in '%s'",
-			    parse_q(&qb, k->str, k->len), key);
+			    rb_qstr(&qb, k->str, k->len), key);
 			rb_diag_hint(d,
 			    "use letters, digits and '_', not "
 			    "starting with a digit");
@@ -571,11 +512,11 @@ parse_suggest(
     struct rb_buf *out, const char *word, const char *const *cands, size_t n)
 {
 	const char *s = rb_suggest(word, cands, n);
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	if (s != NULL)
 		rb_buf_addf(
-		    out, " (did you mean '%s'?)", parse_q(&qb, s, strlen(s)));
+		    out, " (did you mean '%s'?)", rb_qstr(&qb, s, strlen(s)));
 	return s;
 }
 
@@ -585,10 +526,10 @@ parse_ref_name(struct rb_buf *out, const struct rb_name_ref *ref)
 	size_t i;
 
 	for (i = 0; i < ref->npath; i++) {
-		struct qbuf qb;
+		struct rb_qbuf qb;
 
 		rb_buf_addf(out, "%s%s", i ? "." : "",
-		    parse_q(&qb, ref->path[i], strlen(ref->path[i])));
+		    rb_qstr(&qb, ref->path[i], strlen(ref->path[i])));
 	}
 }
 
@@ -608,13 +549,13 @@ parse_unknown_name(struct rb_diags *d, const struct rb_name_ref *ref,
 		size_t i;
 
 		if (s != NULL) {
-			struct qbuf qb;
+			struct rb_qbuf qb;
 
 			rb_buf_adds(&msg, " (did you mean '");
 			for (i = 0; i < ref->npath; i++)
 				rb_buf_addf(&msg, "%s%s", i ? "." : "",
 				    i == at ? s
-					    : parse_q(&qb, ref->path[i],
+					    : rb_qstr(&qb, ref->path[i],
 						  strlen(ref->path[i])));
 			rb_buf_adds(&msg, "'?)");
 		}
@@ -708,10 +649,10 @@ parse_report_missing_runbook(struct rb_diags *d, const struct rb_node *n,
 {
 	struct rb_strvec names = RB_STRVEC_INIT;
 	struct rb_buf msg = RB_BUF_INIT;
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	rb_buf_addf(
-	    &msg, "unknown runbook '%s'", parse_q(&qb, ref, strlen(ref)));
+	    &msg, "unknown runbook '%s'", rb_qstr(&qb, ref, strlen(ref)));
 	if (!path_like(ref)) {
 		list_runbooks(&names);
 		parse_suggest(

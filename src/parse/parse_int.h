@@ -14,27 +14,6 @@
 #include "runbook/model.h"
 #include "runbook/node.h"
 
-/* Largest YAML file accepted, in bytes. */
-#define PARSE_MAX_FILE (16 * 1024 * 1024)
-
-/*
- * Read a whole file (at most PARSE_MAX_FILE bytes) into buf. Returns 0,
- * RB_ENOTFOUND (nothing reported), or RB_EINVAL with a diagnostic.
- */
-int parse_read_file(struct rb_buf *buf, const char *path, struct rb_diags *d);
-
-/* A short, printable rendering of user text for messages. */
-struct qbuf {
-	char s[100];
-};
-/*
- * Render len bytes of s into b: control characters escaped as \xNN, long
- * text cut with "...". Returns b->s.
- */
-const char *parse_q(struct qbuf *b, const char *s, size_t len);
-/* strerror(errnum) with a lower-case first letter, into out. */
-void parse_strerror(char *out, size_t outsz, int errnum);
-
 /* ------------------------------------------------------------------ */
 /* Mappings */
 
@@ -66,7 +45,7 @@ const struct rb_node *parse_key_node(
 /* Typed values. key names the value in messages ("'timeout' must be..."). */
 
 /* "a list", "a mapping", "empty" or the quoted scalar text. */
-const char *parse_describe(struct qbuf *b, const struct rb_node *n);
+const char *parse_describe(struct rb_qbuf *b, const struct rb_node *n);
 /* Report unless n is a mapping; returns whether it is. */
 bool parse_want_map(
     struct rb_diags *d, const struct rb_node *n, const char *key);

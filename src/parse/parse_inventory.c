@@ -64,11 +64,11 @@ valid_host_name(const char *s, size_t len)
 static bool
 check_name(struct invp *p, const struct rb_node *k, const char *what)
 {
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	if (!valid_host_name(k->str, k->len)) {
 		rb_diag_error(p->d, &k->loc, "invalid %s name '%s'", what,
-		    parse_q(&qb, k->str, k->len));
+		    rb_qstr(&qb, k->str, k->len));
 		rb_diag_hint(p->d,
 		    "use letters, digits, '.', '_' and '-', "
 		    "starting with a letter or digit");
@@ -138,7 +138,7 @@ parse_host(struct invp *p, struct rb_host *h, const struct rb_node *k,
 	const char *env_user = getenv("USER");
 	long long port = p->def.port;
 	char where[160];
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	h->name = xstrndup(k->str, k->len);
 	h->loc = k->loc;
@@ -154,7 +154,7 @@ parse_host(struct invp *p, struct rb_host *h, const struct rb_node *k,
 		h->address = parse_str(p->d, n, "address", NULL);
 	} else if (parse_want_map(p->d, n, h->name)) {
 		snprintf(where, sizeof(where), "host '%s'",
-		    parse_q(&qb, k->str, k->len));
+		    rb_qstr(&qb, k->str, k->len));
 		parse_map(p->d, n, where, keys, H_N);
 		if (v[H_ADDRESS] != NULL)
 			h->address =
@@ -166,7 +166,7 @@ parse_host(struct invp *p, struct rb_host *h, const struct rb_node *k,
 	if (h->address != NULL && strpbrk(h->address, " \t\r\n") != NULL) {
 		rb_diag_error(p->d, &n->loc,
 		    "invalid address '%s' for host '%s'",
-		    parse_q(&qb, h->address, strlen(h->address)), h->name);
+		    rb_qstr(&qb, h->address, strlen(h->address)), h->name);
 		rb_diag_hint(p->d,
 		    "an address is a host name or an IP "
 		    "address, without spaces");
@@ -215,7 +215,7 @@ expand_group(struct invp *p, size_t gi)
 	for (i = 0; m != NULL && i < m->nitems; i++) {
 		const struct rb_node *it = m->items[i];
 		struct rb_buf msg = RB_BUF_INIT;
-		struct qbuf qa, qb;
+		struct rb_qbuf qa, qb;
 		long sub;
 
 		if (it->kind != RB_NODE_SCALAR || rb_node_is_null(it) ||
@@ -253,8 +253,8 @@ expand_group(struct invp *p, size_t gi)
 			continue;
 		}
 		rb_buf_addf(&msg, "unknown host or group '%s' in group '%s'",
-		    parse_q(&qa, it->str, it->len),
-		    parse_q(&qb, gname, strlen(gname)));
+		    rb_qstr(&qa, it->str, it->len),
+		    rb_qstr(&qb, gname, strlen(gname)));
 		parse_suggest(&msg, it->str, p->names, p->nnames);
 		rb_diag_error(p->d, &it->loc, "%s", msg.buf);
 		rb_diag_hint(p->d, "declare it under 'hosts:' or 'groups:'");
@@ -278,7 +278,7 @@ parse_groups(struct invp *p, const struct rb_node *n)
 		const struct rb_node *k = n->pairs[i].key;
 		const struct rb_node *v = n->pairs[i].value;
 		struct rb_group *g = &inv->groups[inv->ngroups];
-		struct qbuf qa, qb;
+		struct rb_qbuf qa, qb;
 
 		g->name = xstrndup(k->str, k->len);
 		g->loc = k->loc;
@@ -291,7 +291,7 @@ parse_groups(struct invp *p, const struct rb_node *n)
 		if (rb_inventory_host(inv, g->name) != NULL) {
 			rb_diag_error(p->d, &k->loc,
 			    "'%s' is both a host and a group",
-			    parse_q(&qb, k->str, k->len));
+			    rb_qstr(&qb, k->str, k->len));
 			rb_diag_hint(p->d, "give the group another name");
 			continue;
 		}
@@ -299,7 +299,7 @@ parse_groups(struct invp *p, const struct rb_node *n)
 			rb_diag_error(p->d, &v->loc,
 			    "group '%s' must be a "
 			    "list of host or group names, not %s",
-			    parse_q(&qa, k->str, k->len),
+			    rb_qstr(&qa, k->str, k->len),
 			    parse_describe(&qb, v));
 			continue;
 		}
@@ -341,7 +341,7 @@ parse_inventory(struct invp *p, const struct rb_node *root)
 	const struct parse_key keys[I_N] = { { "defaults", 0, &v[I_DEFAULTS] },
 		{ "hosts", 0, &v[I_HOSTS] }, { "groups", 0, &v[I_GROUPS] } };
 	struct rb_inventory *inv = p->inv;
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	size_t i;
 
 	if (root->kind != RB_NODE_MAP) {
@@ -417,7 +417,7 @@ rb_inventory_load(
 	int r;
 
 	*out = NULL;
-	if ((r = parse_read_file(&buf, path, diags)) == 0)
+	if ((r = rb_file_read(&buf, path, diags)) == 0)
 		r = rb_inventory_load_buf(out, path, buf.buf, buf.len, diags);
 	rb_buf_release(&buf);
 	return r;

@@ -60,7 +60,7 @@ static char *
 parse_env_ref(struct rtp *p, const struct rb_node *n, const char *key)
 {
 	char *s = parse_nonempty_str(p->d, n, key);
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	if (s != NULL && !parse_valid_env_name(s)) {
 		rb_diag_error(p->d, &n->loc,
@@ -268,7 +268,7 @@ check_route_params(struct rtp *p, const struct rb_route *r,
 	const struct rb_runbook *rb;
 	struct target *t = get_target(p, r->runbook);
 	const char **names;
-	struct qbuf qa, qb;
+	struct rb_qbuf qa, qb;
 	size_t i, j;
 
 	if (t->status == RB_ENOTFOUND || (t->status != 0 && t->path == NULL)) {
@@ -277,13 +277,13 @@ check_route_params(struct rtp *p, const struct rb_route *r,
 	}
 	if (t->status != 0 || t->rb == NULL) {
 		rb_diag_error(p->d, &rbnode->loc, "runbook '%s' has errors",
-		    parse_q(&qa, r->runbook, strlen(r->runbook)));
+		    rb_qstr(&qa, r->runbook, strlen(r->runbook)));
 		rb_diag_hint(
 		    p->d, "run 'runbook validate %s' to see them", t->path);
 		return;
 	}
 	rb = t->rb;
-	parse_q(&qa, rb->name, strlen(rb->name));
+	rb_qstr(&qa, rb->name, strlen(rb->name));
 	names = xcalloc(rb->nparams + 1, sizeof(*names));
 	for (i = 0; i < rb->nparams; i++)
 		names[i] = rb->params[i].name;
@@ -293,7 +293,7 @@ check_route_params(struct rtp *p, const struct rb_route *r,
 		if (rb_runbook_param(rb, r->params[i].key) != NULL)
 			continue;
 		rb_buf_addf(&msg, "runbook '%s' has no param '%s'", qa.s,
-		    parse_q(&qb, r->params[i].key, strlen(r->params[i].key)));
+		    rb_qstr(&qb, r->params[i].key, strlen(r->params[i].key)));
 		parse_suggest(&msg, r->params[i].key, names, rb->nparams);
 		rb_diag_error(p->d, &r->params[i].loc, "%s", msg.buf);
 		rb_buf_reset(&msg);
@@ -318,7 +318,7 @@ check_route_params(struct rtp *p, const struct rb_route *r,
 		rb_diag_error(p->d, &rbnode->loc,
 		    "runbook '%s' needs param "
 		    "'%s': map it under 'params' of %s",
-		    qa.s, parse_q(&qb, pa->name, strlen(pa->name)), where);
+		    qa.s, rb_qstr(&qb, pa->name, strlen(pa->name)), where);
 	}
 	free(names);
 }
@@ -336,13 +336,13 @@ parse_match(struct rtp *p, struct rb_route *r, const struct rb_node *n)
 		const struct rb_node *k = n->pairs[i].key;
 		const struct rb_node *v = n->pairs[i].value;
 		struct rb_route_match *m = &r->match[r->nmatch];
-		struct qbuf qb;
+		struct rb_qbuf qb;
 		char *val;
 
 		if (!parse_valid_env_name(k->str) || strlen(k->str) != k->len) {
 			rb_diag_error(p->d, &k->loc,
 			    "invalid label name '%s' in 'match'",
-			    parse_q(&qb, k->str, k->len));
+			    rb_qstr(&qb, k->str, k->len));
 			rb_diag_hint(p->d,
 			    "label names use letters, digits "
 			    "and '_', not starting with a digit");
@@ -388,7 +388,7 @@ parse_route(
 		{ "runbook", PARSE_REQUIRED, &v[R_RUNBOOK] },
 		{ "params", 0, &v[R_PARAMS] }, { "dedup", 0, &v[R_DEDUP] } };
 	char where[160];
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	size_t i;
 
 	r->loc = n->loc;
@@ -404,7 +404,7 @@ parse_route(
 		if (r->name != NULL && !parse_valid_id(r->name)) {
 			rb_diag_error(p->d, &v[R_NAME]->loc,
 			    "invalid route name '%s'",
-			    parse_q(&qb, r->name, strlen(r->name)));
+			    rb_qstr(&qb, r->name, strlen(r->name)));
 			rb_diag_hint(p->d,
 			    "use a-z, 0-9, '_' and '-', "
 			    "starting with a letter or digit");
@@ -412,7 +412,7 @@ parse_route(
 	}
 	if (r->name != NULL)
 		snprintf(where, sizeof(where), "route '%s'",
-		    parse_q(&qb, r->name, strlen(r->name)));
+		    rb_qstr(&qb, r->name, strlen(r->name)));
 	else
 		snprintf(where, sizeof(where), "route %zu", pos + 1);
 	if (v[R_NAME] == NULL)
@@ -423,7 +423,7 @@ parse_route(
 		if (r->hook != NULL && !parse_valid_id(r->hook)) {
 			rb_diag_error(p->d, &v[R_HOOK]->loc,
 			    "invalid hook name '%s'",
-			    parse_q(&qb, r->hook, strlen(r->hook)));
+			    rb_qstr(&qb, r->hook, strlen(r->hook)));
 			rb_diag_hint(p->d,
 			    "it becomes the URL path "
 			    "/hooks/NAME: use a-z, 0-9, '_' and '-'");
@@ -484,7 +484,7 @@ parse_route_list(struct rtp *p, const struct rb_node *n)
 		if (r->name == NULL)
 			continue;
 		for (j = 0; j < i; j++) {
-			struct qbuf qb;
+			struct rb_qbuf qb;
 
 			if (rt->routes[j].name == NULL ||
 			    strcmp(rt->routes[j].name, r->name) != 0)
@@ -492,7 +492,7 @@ parse_route_list(struct rtp *p, const struct rb_node *n)
 			rb_diag_error(p->d,
 			    &rb_node_get(n->items[i], "name")->loc,
 			    "duplicate route name '%s' (first at line %d)",
-			    parse_q(&qb, r->name, strlen(r->name)),
+			    rb_qstr(&qb, r->name, strlen(r->name)),
 			    rb_node_get(n->items[j], "name")->loc.line);
 			break;
 		}
@@ -509,7 +509,7 @@ parse_routes(struct rtp *p, const struct rb_node *root)
 		{ "max_runs", 0, &v[T_MAX_RUNS] },
 		{ "routes", PARSE_REQUIRED, &v[T_ROUTES] } };
 	struct rb_routes *rt = p->routes;
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	long long n;
 
 	if (root->kind != RB_NODE_MAP) {
@@ -616,7 +616,7 @@ rb_routes_load(struct rb_routes **out, const char *path, struct rb_diags *diags)
 	int r;
 
 	*out = NULL;
-	if ((r = parse_read_file(&buf, path, diags)) == 0)
+	if ((r = rb_file_read(&buf, path, diags)) == 0)
 		r = rb_routes_load_buf(out, path, buf.buf, buf.len, diags);
 	rb_buf_release(&buf);
 	return r;

@@ -188,7 +188,7 @@ static void
 parse_count_or_pct(struct rbp *p, const struct rb_node *n, const char *key,
     long long min, int *out, bool *pct)
 {
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	long long v;
 
 	if (n->kind == RB_NODE_SCALAR && n->len > 1 &&
@@ -280,12 +280,12 @@ parse_headers(
 
 	(void)parse_kv_map(p->d, n, "headers", false, out, nout);
 	for (i = 0; i < *nout; i++) {
-		struct qbuf qb;
+		struct rb_qbuf qb;
 
 		if (!header_name_ok((*out)[i].key))
 			rb_diag_error(p->d, &(*out)[i].loc,
 			    "invalid HTTP header name '%s'",
-			    parse_q(&qb, (*out)[i].key, strlen((*out)[i].key)));
+			    rb_qstr(&qb, (*out)[i].key, strlen((*out)[i].key)));
 	}
 }
 
@@ -344,7 +344,7 @@ parse_http(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 				ok = false;
 		}
 		if (m != NULL && !ok) {
-			struct qbuf qb;
+			struct rb_qbuf qb;
 
 			rb_diag_error(p->d, &v[H_METHOD]->loc,
 			    "'method' must "
@@ -424,7 +424,7 @@ parse_tcp(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 {
 	const char *colon;
 	long long port;
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	parse_nonempty_tmpl(p, n, "tcp", &s->command);
 	if (s->command == NULL || !rb_tmpl_is_literal(s->command))
@@ -441,7 +441,7 @@ parse_tcp(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 static void
 parse_runbook_action(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 {
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	char *ref = parse_nonempty_str(p->d, n, "runbook");
 	size_t len;
 
@@ -452,7 +452,7 @@ parse_runbook_action(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 	    !(len > 5 && strcmp(ref + len - 5, ".yaml") == 0) &&
 	    !(len > 4 && strcmp(ref + len - 4, ".yml") == 0)) {
 		rb_diag_error(p->d, &n->loc, "invalid runbook name '%s'",
-		    parse_q(&qb, ref, len));
+		    rb_qstr(&qb, ref, len));
 		rb_diag_hint(p->d,
 		    "use a runbook's name (a-z, 0-9, '_', "
 		    "'-') or a path to its file");
@@ -466,7 +466,7 @@ parse_runbook_action(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 static void
 parse_needs(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 {
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	size_t i;
 
 	s->needs_given = true;
@@ -521,7 +521,7 @@ parse_retries(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 			return;
 		}
 		{
-			struct qbuf qb;
+			struct rb_qbuf qb;
 
 			rb_diag_error(p->d, &n->loc,
 			    "'retries' must be a "
@@ -603,14 +603,14 @@ parse_capture(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 		const struct rb_node *k = n->pairs[i].key, *val;
 		const struct rb_node *re_node = n->pairs[i].value;
 		struct rb_step_capture *c = &s->captures[s->ncaptures];
-		struct qbuf qb;
+		struct rb_qbuf qb;
 		char *stream = NULL;
 
 		val = re_node;
 		if (!parse_valid_name(k->str) || strlen(k->str) != k->len) {
 			rb_diag_error(p->d, &k->loc,
 			    "invalid capture name '%s'",
-			    parse_q(&qb, k->str, k->len));
+			    rb_qstr(&qb, k->str, k->len));
 			rb_diag_hint(p->d,
 			    "use letters, digits, '_' and '-', "
 			    "starting with a letter or '_'");
@@ -626,7 +626,7 @@ parse_capture(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 			char w[SUBWHERE_SZ + sizeof(qb.s)];
 
 			snprintf(w, sizeof(w), "capture '%s' of %s",
-			    parse_q(&qb, k->str, k->len), where);
+			    rb_qstr(&qb, k->str, k->len), where);
 			parse_map(p->d, val, w, keys, C_N);
 			re_node = v[C_REGEX];
 			if (v[C_STREAM] != NULL &&
@@ -678,17 +678,17 @@ static void
 step_where(char *out, size_t outsz, const struct rb_step *s, size_t pos,
     enum step_kind kind, const struct rb_step *parent)
 {
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	const char *pre = kind == STEP_ON_FAILURE ? "on_failure " : "";
 
 	if (kind == STEP_ROLLBACK)
 		snprintf(out, outsz, "the rollback of step '%s'",
 		    parent->id != NULL
-			? parse_q(&qb, parent->id, strlen(parent->id))
+			? rb_qstr(&qb, parent->id, strlen(parent->id))
 			: "?");
 	else if (s->id != NULL)
 		snprintf(out, outsz, "%sstep '%s'", pre,
-		    parse_q(&qb, s->id, strlen(s->id)));
+		    rb_qstr(&qb, s->id, strlen(s->id)));
 	else
 		snprintf(out, outsz, "%sstep %zu", pre, pos + 1);
 }
@@ -711,7 +711,7 @@ parse_rollback(struct rbp *p, struct rb_step *s, const struct rb_node *n)
 	r->retries.delay_ms = 1000;
 	r->retries.backoff = 1.0;
 	if (n->kind != RB_NODE_SCALAR) {
-		struct qbuf qb;
+		struct rb_qbuf qb;
 
 		rb_diag_error(p->d, &n->loc,
 		    "'rollback' must be a shell "
@@ -770,7 +770,7 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 	const struct rb_node *v[K_NKEYS], *idn;
 	struct parse_key keys[K_NKEYS];
 	char where[WHERE_SZ];
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	bool failed = false, forbidden_action = false;
 	int k, act;
 
@@ -799,7 +799,7 @@ parse_step(struct rbp *p, struct rb_step *s, const struct rb_node *n,
 		s->id = parse_str(p->d, idn, "id", &failed);
 		if (s->id != NULL && !parse_valid_id(s->id)) {
 			rb_diag_error(p->d, &idn->loc, "invalid step id '%s'",
-			    parse_q(&qb, s->id, strlen(s->id)));
+			    rb_qstr(&qb, s->id, strlen(s->id)));
 			rb_diag_hint(p->d,
 			    "use a-z, 0-9, '_' and '-', "
 			    "starting with a letter or digit");
@@ -1061,7 +1061,7 @@ index_ids(struct rbp *p)
 		const struct rb_step *s =
 		    e->fail ? &rb->on_failure[e->idx] : &rb->steps[e->idx];
 		const struct rb_node *idn;
-		struct qbuf qb;
+		struct rb_qbuf qb;
 
 		if (first == e)
 			continue;
@@ -1069,7 +1069,7 @@ index_ids(struct rbp *p)
 		    e->fail ? p->faux[e->idx].node : p->aux[e->idx].node, "id");
 		rb_diag_error(p->d, idn != NULL ? &idn->loc : &s->loc,
 		    "duplicate step id '%s' (first at line %d)",
-		    parse_q(&qb, e->id, strlen(e->id)), first->loc.line);
+		    rb_qstr(&qb, e->id, strlen(e->id)), first->loc.line);
 		rb_diag_hint(p->d,
 		    "step ids must be unique in a file, "
 		    "on_failure steps included");
@@ -1131,7 +1131,7 @@ resolve_needs(struct rbp *p, struct rb_step *steps, size_t n,
 			const struct rb_node *at = nn;
 			const struct rb_loc *atl;
 			struct rb_buf msg = RB_BUF_INIT;
-			struct qbuf qa, qb;
+			struct rb_qbuf qa, qb;
 
 			/* The item's own position when needs is a list. */
 			if (nn != NULL && nn->kind == RB_NODE_SEQ) {
@@ -1145,9 +1145,9 @@ resolve_needs(struct rbp *p, struct rb_step *steps, size_t n,
 					}
 			}
 			atl = at != NULL ? &at->loc : &s->loc;
-			parse_q(&qa, s->id != NULL ? s->id : "?",
+			rb_qstr(&qa, s->id != NULL ? s->id : "?",
 			    s->id != NULL ? strlen(s->id) : 1);
-			parse_q(&qb, s->needs[j], strlen(s->needs[j]));
+			rb_qstr(&qb, s->needs[j], strlen(s->needs[j]));
 			if (e != NULL && e->fail == fail) {
 				if (e->idx == i) {
 					rb_diag_error(p->d, atl,
@@ -1272,7 +1272,7 @@ resolve_step_ref(
 	const struct id_ent *e;
 	const struct rb_step *target, *self;
 	struct rb_buf msg = RB_BUF_INIT, name = RB_BUF_INIT;
-	struct qbuf qa, qb;
+	struct rb_qbuf qa, qb;
 	const char **names;
 	size_t i;
 	int r = RB_ENOTFOUND;
@@ -1297,7 +1297,7 @@ resolve_step_ref(
 	}
 	e = find_id(p, ref->path[1]);
 	if (e == NULL || (e->fail && !c->fail)) {
-		parse_q(&qa, ref->path[1], strlen(ref->path[1]));
+		rb_qstr(&qa, ref->path[1], strlen(ref->path[1]));
 		rb_buf_addf(&msg, "unknown step '%s' in '%s'", qa.s, name.buf);
 		if (e == NULL) {
 			names = id_list(rb->steps, rb->nsteps);
@@ -1324,7 +1324,7 @@ resolve_step_ref(
 		rb_buf_addf(&msg, "unknown name '%s'", name.buf);
 		if (s != NULL)
 			rb_buf_addf(&msg, " (did you mean 'steps.%s.%s'?)",
-			    parse_q(&qa, ref->path[1], strlen(ref->path[1])),
+			    rb_qstr(&qa, ref->path[1], strlen(ref->path[1])),
 			    s);
 		rb_diag_error(p->d, &ref->loc, "%s", msg.buf);
 		rb_diag_hint(p->d,
@@ -1343,8 +1343,8 @@ resolve_step_ref(
 				break;
 		if (i == target->ncaptures) {
 			rb_buf_addf(&msg, "step '%s' has no capture '%s'",
-			    parse_q(&qa, target->id, strlen(target->id)),
-			    parse_q(&qb, ref->path[3], strlen(ref->path[3])));
+			    rb_qstr(&qa, target->id, strlen(target->id)),
+			    rb_qstr(&qb, ref->path[3], strlen(ref->path[3])));
 			parse_suggest(
 			    &msg, ref->path[3], caps, target->ncaptures);
 			rb_diag_error(p->d, &ref->loc, "%s", msg.buf);
@@ -1358,7 +1358,7 @@ resolve_step_ref(
 	if (target == self && !c->self_ok) {
 		rb_diag_error(p->d, &ref->loc,
 		    "step '%s' cannot use its own result '%s'",
-		    parse_q(&qa, self->id, strlen(self->id)), name.buf);
+		    rb_qstr(&qa, self->id, strlen(self->id)), name.buf);
 		rb_diag_hint(p->d,
 		    "only 'until' (and the step's rollback) "
 		    "can look at the step's own latest attempt");
@@ -1377,8 +1377,8 @@ resolve_step_ref(
 		    !is_ancestor(p, arr, n, c->idx, e->idx, c->fail)) {
 			RB_ALLOC_GROW(p->warned, p->nwarned + 1, p->awarned);
 			p->warned[p->nwarned++] = e->idx;
-			parse_q(&qa, self->id, strlen(self->id));
-			parse_q(&qb, target->id, strlen(target->id));
+			rb_qstr(&qa, self->id, strlen(self->id));
+			rb_qstr(&qb, target->id, strlen(target->id));
 			rb_diag_warn(p->d, &ref->loc,
 			    "step '%s' uses steps.%s "
 			    "but does not wait for it: add '%s' to needs",
@@ -1417,7 +1417,7 @@ resolve_name(enum rb_type *out, const struct rb_name_ref *ref, void *payload)
 	if (strcmp(ns, "params") == 0) {
 		const char **names;
 		struct rb_buf msg = RB_BUF_INIT;
-		struct qbuf qb;
+		struct rb_qbuf qb;
 		size_t i;
 
 		if (ref->npath != 2)
@@ -1431,7 +1431,7 @@ resolve_name(enum rb_type *out, const struct rb_name_ref *ref, void *payload)
 		for (i = 0; i < p->rb->nparams; i++)
 			names[i] = p->rb->params[i].name;
 		rb_buf_addf(&msg, "unknown param '%s'",
-		    parse_q(&qb, ref->path[1], strlen(ref->path[1])));
+		    rb_qstr(&qb, ref->path[1], strlen(ref->path[1])));
 		parse_suggest(&msg, ref->path[1], names, p->rb->nparams);
 		rb_diag_error(p->d, &ref->loc, "%s", msg.buf);
 		rb_diag_hint(p->d, "declare it under 'params:'");
@@ -1577,16 +1577,16 @@ check_default(struct rbp *p, const struct rb_param *pa, const struct rb_node *n)
 {
 	struct rb_error err = RB_ERROR_INIT;
 	struct rb_buf what = RB_BUF_INIT, list = RB_BUF_INIT;
-	struct qbuf qa, qb;
+	struct rb_qbuf qa, qb;
 	size_t i;
 	int r;
 
-	parse_q(&qa, pa->name, strlen(pa->name));
+	rb_qstr(&qa, pa->name, strlen(pa->name));
 	if (pa->secret)
 		rb_buf_addf(&what, "the default of param '%s'", qa.s);
 	else
 		rb_buf_addf(&what, "default '%s' of param '%s'",
-		    parse_q(&qb, pa->def, strlen(pa->def)), qa.s);
+		    rb_qstr(&qb, pa->def, strlen(pa->def)), qa.s);
 	if (pa->nenums > 0) {
 		for (i = 0; i < pa->nenums; i++)
 			if (strcmp(pa->enums[i], pa->def) == 0)
@@ -1605,7 +1605,7 @@ check_default(struct rbp *p, const struct rb_param *pa, const struct rb_node *n)
 		if (r == 0)
 			rb_diag_error(p->d, &n->loc,
 			    "%s does not match its pattern '%s'", what.buf,
-			    parse_q(
+			    rb_qstr(
 				&qb, pa->pattern_src, strlen(pa->pattern_src)));
 		else if (r < 0)
 			rb_diag_error(p->d, &n->loc, "%s cannot be checked: %s",
@@ -1636,7 +1636,7 @@ parse_param(struct rbp *p, struct rb_param *pa, const struct rb_node *k,
 		{ "env", 0, &v[P_ENV] }, { "secret", 0, &v[P_SECRET] },
 		{ "description", 0, &v[P_DESCRIPTION] } };
 	char where[160];
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	bool required_given = false;
 	size_t i;
 
@@ -1644,13 +1644,13 @@ parse_param(struct rbp *p, struct rb_param *pa, const struct rb_node *k,
 	pa->loc = k->loc;
 	if (!parse_valid_name(pa->name) || strlen(pa->name) != k->len) {
 		rb_diag_error(p->d, &k->loc, "invalid param name '%s'",
-		    parse_q(&qb, k->str, k->len));
+		    rb_qstr(&qb, k->str, k->len));
 		rb_diag_hint(p->d,
 		    "use letters, digits, '_' and '-', starting "
 		    "with a letter or '_'");
 	}
 	snprintf(
-	    where, sizeof(where), "param '%s'", parse_q(&qb, k->str, k->len));
+	    where, sizeof(where), "param '%s'", rb_qstr(&qb, k->str, k->len));
 	if (n->kind == RB_NODE_SCALAR) {
 		/* NAME: VALUE is short for NAME: {default: VALUE}. */
 		pa->def = parse_str(p->d, n, "default", NULL);
@@ -1705,7 +1705,7 @@ parse_param(struct rbp *p, struct rb_param *pa, const struct rb_node *k,
 		if (pa->env != NULL && !parse_valid_env_name(pa->env)) {
 			rb_diag_error(p->d, &v[P_ENV]->loc,
 			    "invalid environment variable name '%s'",
-			    parse_q(&qb, pa->env, strlen(pa->env)));
+			    rb_qstr(&qb, pa->env, strlen(pa->env)));
 			rb_diag_hint(p->d,
 			    "use letters, digits and '_', not "
 			    "starting with a digit");
@@ -1848,7 +1848,7 @@ parse_days(struct rbp *p, const struct rb_node *n, unsigned *out)
 	for (i = 0; i < nitems; i++) {
 		const struct rb_node *it = items[i];
 		struct rb_buf msg = RB_BUF_INIT;
-		struct qbuf qb;
+		struct rb_qbuf qb;
 
 		if (it->kind != RB_NODE_SCALAR || rb_node_is_null(it) ||
 		    memchr(it->str, '\0', it->len) != NULL) {
@@ -1867,7 +1867,7 @@ parse_days(struct rbp *p, const struct rb_node *n, unsigned *out)
 		if (parse_days_text(it->str, out, bad, sizeof(bad)) == 0)
 			continue;
 		rb_buf_addf(&msg, "unknown day '%s' in 'days'",
-		    parse_q(&qb, bad, strlen(bad)));
+		    rb_qstr(&qb, bad, strlen(bad)));
 		parse_suggest(&msg, bad, day_names, 7);
 		rb_diag_error(p->d, &it->loc, "%s", msg.buf);
 		rb_diag_hint(p->d,
@@ -1882,7 +1882,7 @@ static int
 parse_hhmm(struct rbp *p, const struct rb_node *n, const char *key,
     bool allow_24, int *out)
 {
-	struct qbuf qb;
+	struct rb_qbuf qb;
 	const char *s = n->str;
 	int h, m;
 
@@ -2005,10 +2005,10 @@ parse_window(struct rbp *p, const struct rb_node *n)
 
 		if (tz != NULL && !tz_exists(tz, &cands)) {
 			struct rb_buf msg = RB_BUF_INIT;
-			struct qbuf qb;
+			struct rb_qbuf qb;
 
 			rb_buf_addf(&msg, "unknown time zone '%s'",
-			    parse_q(&qb, tz, strlen(tz)));
+			    rb_qstr(&qb, tz, strlen(tz)));
 			parse_suggest(
 			    &msg, tz, (const char *const *)cands.v, cands.nr);
 			rb_diag_error(p->d, &v[W_TZ]->loc, "%s", msg.buf);
@@ -2057,7 +2057,7 @@ parse_top(struct rbp *p, const struct rb_node *root)
 		{ "include", 0, &v[T_INCLUDE] } };
 	struct rb_runbook *rb = p->rb;
 	const struct rb_node *name;
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	if (root->kind != RB_NODE_MAP) {
 		rb_diag_error(p->d, &root->loc,
@@ -2089,7 +2089,7 @@ parse_top(struct rbp *p, const struct rb_node *root)
 	    !parse_valid_id(rb->name)) {
 		rb_diag_error(p->d, &name->loc, "invalid %s name '%s'",
 		    rb->playbook ? "playbook" : "runbook",
-		    parse_q(&qb, rb->name, strlen(rb->name)));
+		    rb_qstr(&qb, rb->name, strlen(rb->name)));
 		rb_diag_hint(p->d,
 		    "use a-z, 0-9, '_' and '-', starting with "
 		    "a letter or digit");
@@ -2158,20 +2158,20 @@ check_with(struct rbp *p, const struct rb_step *s, const struct rb_node *n,
     const struct rb_runbook *target)
 {
 	const char **names;
-	struct qbuf qa, qb;
+	struct rb_qbuf qa, qb;
 	size_t i, j;
 
 	names = xcalloc(target->nparams + 1, sizeof(*names));
 	for (i = 0; i < target->nparams; i++)
 		names[i] = target->params[i].name;
-	parse_q(&qa, target->name, strlen(target->name));
+	rb_qstr(&qa, target->name, strlen(target->name));
 	for (i = 0; i < s->nwith; i++) {
 		struct rb_buf msg = RB_BUF_INIT;
 
 		if (rb_runbook_param(target, s->with[i].key) != NULL)
 			continue;
 		rb_buf_addf(&msg, "runbook '%s' has no param '%s'", qa.s,
-		    parse_q(&qb, s->with[i].key, strlen(s->with[i].key)));
+		    rb_qstr(&qb, s->with[i].key, strlen(s->with[i].key)));
 		parse_suggest(&msg, s->with[i].key, names, target->nparams);
 		rb_diag_error(p->d, &s->with[i].loc, "%s", msg.buf);
 		rb_buf_reset(&msg);
@@ -2195,7 +2195,7 @@ check_with(struct rbp *p, const struct rb_step *s, const struct rb_node *n,
 			continue;
 		rb_diag_error(p->d, &n->loc,
 		    "runbook '%s' needs param '%s': add it to 'with'", qa.s,
-		    parse_q(&qb, pa->name, strlen(pa->name)));
+		    rb_qstr(&qb, pa->name, strlen(pa->name)));
 	}
 	free(names);
 }
@@ -2225,7 +2225,7 @@ load_sub(struct load_ctx *ctx, char *real, char *path, unsigned flags)
 	l->path = path;
 	l->rb = NULL;
 	l->status = 0;
-	if ((r = parse_read_file(&buf, path, &scratch)) == 0)
+	if ((r = rb_file_read(&buf, path, &scratch)) == 0)
 		r = load_buf(&rb, path, buf.buf, buf.len, flags, &scratch, ctx);
 	/* ctx->done may have moved while the sub-load recursed. */
 	l = &ctx->done[li];
@@ -2282,10 +2282,10 @@ check_sub(struct rbp *p, struct load_ctx *ctx, const struct rb_step *s,
 		    &err, RB_ENOTFOUND, "no runbook file '%s'", l->path);
 		parse_report_missing_runbook(p->d, n, s->sub_runbook, &err);
 	} else if (l->status != 0 || l->rb == NULL) {
-		struct qbuf qb;
+		struct rb_qbuf qb;
 
 		rb_diag_error(p->d, &n->loc, "runbook '%s' has errors",
-		    parse_q(&qb, s->sub_runbook, strlen(s->sub_runbook)));
+		    rb_qstr(&qb, s->sub_runbook, strlen(s->sub_runbook)));
 		rb_diag_hint(
 		    p->d, "run 'runbook validate %s' to see them", l->path);
 	} else
@@ -2408,7 +2408,7 @@ rb_runbook_load(struct rb_runbook **out, const char *path, unsigned flags,
 	int r;
 
 	*out = NULL;
-	if ((r = parse_read_file(&buf, path, diags)) == 0)
+	if ((r = rb_file_read(&buf, path, diags)) == 0)
 		r = rb_runbook_load_buf(
 		    out, path, buf.buf, buf.len, flags, diags);
 	rb_buf_release(&buf);

@@ -1,5 +1,5 @@
 /*
- * Unit tests for check/probe_http.c, check/probe_tcp.c and notify/notify.c
+ * Unit tests for check/probe_http.c, check/probe_tcp.c and check/notify.c
  * against real peers: tests/fixtures/http/server.py started with rb_proc on
  * the same loop as the probes, and in-process sockets that listen but never
  * answer.

@@ -1,4 +1,4 @@
-/* Unit tests for webhook/wh_routes.c: matching and param mapping. */
+/* Unit tests for serve/wh_routes.c: matching and param mapping. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +11,13 @@
 #include "runbook/model.h"
 #include "runbook/webhook.h"
 
-void test_webhook_routes__matchers(void);
-void test_webhook_routes__status_and_hooks(void);
-void test_webhook_routes__first_match_and_params(void);
-void test_webhook_routes__rejected_values(void);
-void test_webhook_routes__permissive_value_kept_exactly(void);
-void test_webhook_routes__invalid_runbook(void);
-void test_webhook_routes__lock_key(void);
+void test_serve_routes__matchers(void);
+void test_serve_routes__status_and_hooks(void);
+void test_serve_routes__first_match_and_params(void);
+void test_serve_routes__rejected_values(void);
+void test_serve_routes__permissive_value_kept_exactly(void);
+void test_serve_routes__invalid_runbook(void);
+void test_serve_routes__lock_key(void);
 
 static void
 write_file(const char *rel, const char *text)
@@ -128,7 +128,7 @@ fake_init(struct fake *f, const char *status, const char *alertname,
 }
 
 void
-test_webhook_routes__matchers(void)
+test_serve_routes__matchers(void)
 {
 	struct rb_routes *rt = load_routes(routes_yaml);
 	struct rb_error err = RB_ERROR_INIT;
@@ -155,7 +155,7 @@ test_webhook_routes__matchers(void)
 }
 
 void
-test_webhook_routes__status_and_hooks(void)
+test_serve_routes__status_and_hooks(void)
 {
 	struct rb_routes *rt = load_routes(routes_yaml);
 	struct rb_error err = RB_ERROR_INIT;
@@ -181,7 +181,7 @@ test_webhook_routes__status_and_hooks(void)
 }
 
 void
-test_webhook_routes__first_match_and_params(void)
+test_serve_routes__first_match_and_params(void)
 {
 	struct rb_routes *rt = load_routes(routes_yaml);
 	struct rb_wh_router *r = NULL;
@@ -232,7 +232,7 @@ test_webhook_routes__first_match_and_params(void)
 }
 
 void
-test_webhook_routes__rejected_values(void)
+test_serve_routes__rejected_values(void)
 {
 	struct rb_routes *rt = load_routes(routes_yaml);
 	struct rb_wh_router *r = NULL;
@@ -281,7 +281,7 @@ test_webhook_routes__rejected_values(void)
 }
 
 void
-test_webhook_routes__permissive_value_kept_exactly(void)
+test_serve_routes__permissive_value_kept_exactly(void)
 {
 	static const char hostile[] = "zzz\";echo${IFS}\"x\";# $(id) `id` "
 				      "'q' {{ env.HOME }} \\ \xc3\xa9 \t\n";
@@ -314,7 +314,7 @@ test_webhook_routes__permissive_value_kept_exactly(void)
 }
 
 void
-test_webhook_routes__invalid_runbook(void)
+test_serve_routes__invalid_runbook(void)
 {
 	struct rb_routes *rt = load_routes(routes_yaml);
 	struct rb_wh_router *r = NULL;
@@ -335,7 +335,7 @@ test_webhook_routes__invalid_runbook(void)
 }
 
 void
-test_webhook_routes__lock_key(void)
+test_serve_routes__lock_key(void)
 {
 	static const char yaml[] =
 	    "routes:\n"

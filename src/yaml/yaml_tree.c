@@ -18,11 +18,11 @@
 
 #include "runbook/error.h"
 #include "runbook/node.h"
-#include "parse/parse_int.h"
+#include "runbook/diag.h"
 #include "runbook/banned.h"
 
 /* Largest input accepted, in bytes. */
-#define YAML_MAX_INPUT PARSE_MAX_FILE
+#define YAML_MAX_INPUT RB_FILE_MAX
 /* Nodes reachable through aliases, summed over every alias. */
 #define YAML_MAX_ALIAS_NODES 100000
 /* Nodes of one document (aliases not counted). */
@@ -407,14 +407,14 @@ check_duplicates(struct builder *b, struct rb_node *map)
 	qsort(v, map->npairs, sizeof(*v), cmp_keys);
 	for (i = 1; i < map->npairs; i++) {
 		const struct rb_node *k = v[i]->key, *f = v[first]->key;
-		struct qbuf qb;
+		struct rb_qbuf qb;
 
 		if (k->len != f->len || memcmp(k->str, f->str, k->len) != 0) {
 			first = i;
 			continue;
 		}
 		fail(b, &k->loc, "duplicate key '%s' (first at line %d)",
-		    parse_q(&qb, k->str, k->len), f->loc.line);
+		    rb_qstr(&qb, k->str, k->len), f->loc.line);
 		rb_diag_hint(b->diags,
 		    "remove one of them: later keys "
 		    "would silently replace earlier ones");
@@ -490,16 +490,16 @@ on_alias(struct builder *b, const yaml_event_t *ev)
 	struct rb_loc loc = mark_loc(b, &ev->start_mark);
 	struct anchor *a;
 	struct rb_node *n;
-	struct qbuf qb;
+	struct rb_qbuf qb;
 
 	if ((a = anchor_find(b, name)) == NULL || anchor_is_open(b, name)) {
 		if (anchor_is_open(b, name))
 			fail(b, &loc,
 			    "alias '*%s' refers to the node that contains it",
-			    parse_q(&qb, name, strlen(name)));
+			    rb_qstr(&qb, name, strlen(name)));
 		else {
 			fail(b, &loc, "unknown anchor '%s' in alias",
-			    parse_q(&qb, name, strlen(name)));
+			    rb_qstr(&qb, name, strlen(name)));
 			rb_diag_hint(b->diags,
 			    "define it first with '&%s' on an earlier value",
 			    qb.s);
@@ -770,7 +770,7 @@ rb_yaml_load_file(
 	int r;
 
 	*out = NULL;
-	if ((r = parse_read_file(&buf, path, diags)) == 0)
+	if ((r = rb_file_read(&buf, path, diags)) == 0)
 		r = rb_yaml_load_buf(out, path, buf.buf, buf.len, diags);
 	rb_buf_release(&buf);
 	return r;

@@ -163,3 +163,29 @@ rb_diags_release(struct rb_diags *d)
 	d->nr = d->alloc = 0;
 	d->nerrors = d->nwarnings = 0;
 }
+
+const char *
+rb_qstr(struct rb_qbuf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0, max = sizeof(b->s) - 8;
+
+	for (i = 0; i < len && s != NULL; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (o >= max) {
+			memcpy(b->s + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			b->s[o++] = '\\';
+			b->s[o++] = 'x';
+			b->s[o++] = hex[c >> 4];
+			b->s[o++] = hex[c & 15];
+		} else
+			b->s[o++] = (char)c;
+	}
+	b->s[o] = '\0';
+	return b->s;
+}

@@ -1,4 +1,4 @@
-/* Unit tests for webhook/wh_alert.c: payload parsing and fingerprints. */
+/* Unit tests for serve/wh_alert.c: payload parsing and fingerprints. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,15 +8,15 @@
 #include "runbook/error.h"
 #include "runbook/webhook.h"
 
-void test_webhook_alert__fingerprint_vectors(void);
-void test_webhook_alert__alertmanager_v4(void);
-void test_webhook_alert__group_status_and_unknown_fields(void);
-void test_webhook_alert__computed_fingerprint(void);
-void test_webhook_alert__grafana(void);
-void test_webhook_alert__generic(void);
-void test_webhook_alert__malformed(void);
-void test_webhook_alert__depth(void);
-void test_webhook_alert__alert_json(void);
+void test_serve_alert__fingerprint_vectors(void);
+void test_serve_alert__alertmanager_v4(void);
+void test_serve_alert__group_status_and_unknown_fields(void);
+void test_serve_alert__computed_fingerprint(void);
+void test_serve_alert__grafana(void);
+void test_serve_alert__generic(void);
+void test_serve_alert__malformed(void);
+void test_serve_alert__depth(void);
+void test_serve_alert__alert_json(void);
 
 static const char am_v4[] =
     "{\"receiver\":\"runbook\",\"status\":\"firing\",\"alerts\":[\n"
@@ -44,7 +44,7 @@ parse(struct rb_wh_payload *p, enum rb_wh_kind kind, const char *body,
 }
 
 void
-test_webhook_alert__fingerprint_vectors(void)
+test_serve_alert__fingerprint_vectors(void)
 {
 	/* prometheus/common model/signature_test.go and research C1. */
 	struct rb_label two[] = { { (char *)"name", (char *)"garland, briggs" },
@@ -69,7 +69,7 @@ test_webhook_alert__fingerprint_vectors(void)
 }
 
 void
-test_webhook_alert__alertmanager_v4(void)
+test_serve_alert__alertmanager_v4(void)
 {
 	struct rb_wh_payload p = RB_WH_PAYLOAD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
@@ -94,7 +94,7 @@ test_webhook_alert__alertmanager_v4(void)
 }
 
 void
-test_webhook_alert__group_status_and_unknown_fields(void)
+test_serve_alert__group_status_and_unknown_fields(void)
 {
 	struct rb_wh_payload p = RB_WH_PAYLOAD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
@@ -118,7 +118,7 @@ test_webhook_alert__group_status_and_unknown_fields(void)
 }
 
 void
-test_webhook_alert__computed_fingerprint(void)
+test_serve_alert__computed_fingerprint(void)
 {
 	struct rb_wh_payload p = RB_WH_PAYLOAD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
@@ -136,7 +136,7 @@ test_webhook_alert__computed_fingerprint(void)
 }
 
 void
-test_webhook_alert__grafana(void)
+test_serve_alert__grafana(void)
 {
 	struct rb_wh_payload p = RB_WH_PAYLOAD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
@@ -168,7 +168,7 @@ test_webhook_alert__grafana(void)
 }
 
 void
-test_webhook_alert__generic(void)
+test_serve_alert__generic(void)
 {
 	struct rb_wh_payload p = RB_WH_PAYLOAD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
@@ -201,7 +201,7 @@ test_webhook_alert__generic(void)
 }
 
 void
-test_webhook_alert__malformed(void)
+test_serve_alert__malformed(void)
 {
 	static const char *const bad[] = {
 		"",
@@ -249,7 +249,7 @@ test_webhook_alert__malformed(void)
 }
 
 void
-test_webhook_alert__depth(void)
+test_serve_alert__depth(void)
 {
 	struct rb_wh_payload p = RB_WH_PAYLOAD_INIT;
 	struct rb_error err = RB_ERROR_INIT;
@@ -285,7 +285,7 @@ test_webhook_alert__depth(void)
 }
 
 void
-test_webhook_alert__alert_json(void)
+test_serve_alert__alert_json(void)
 {
 	struct rb_wh_payload p = RB_WH_PAYLOAD_INIT;
 	struct rb_error err = RB_ERROR_INIT;

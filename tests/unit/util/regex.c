@@ -1,4 +1,4 @@
-/* Unit tests for check/regex.c: /re/flags, limits, named groups. */
+/* Unit tests for util/regex.c: /re/flags, limits, named groups. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,16 +8,16 @@
 #include "runbook/regex.h"
 #include "runbook/util.h"
 
-void test_check_regex__bare_and_slashes(void);
-void test_check_regex__flags(void);
-void test_check_regex__compile_error_offset(void);
-void test_check_regex__redos_bound(void);
-void test_check_regex__named_groups(void);
-void test_check_regex__span(void);
-void test_check_regex__binary_subject(void);
+void test_util_regex__bare_and_slashes(void);
+void test_util_regex__flags(void);
+void test_util_regex__compile_error_offset(void);
+void test_util_regex__redos_bound(void);
+void test_util_regex__named_groups(void);
+void test_util_regex__span(void);
+void test_util_regex__binary_subject(void);
 
 void
-test_check_regex__bare_and_slashes(void)
+test_util_regex__bare_and_slashes(void)
 {
 	struct rb_regex *re = NULL;
 	struct rb_error err = RB_ERROR_INIT;
@@ -52,7 +52,7 @@ test_check_regex__bare_and_slashes(void)
 }
 
 void
-test_check_regex__flags(void)
+test_util_regex__flags(void)
 {
 	struct rb_regex *re = NULL;
 	struct rb_error err = RB_ERROR_INIT;
@@ -82,7 +82,7 @@ test_check_regex__flags(void)
 }
 
 void
-test_check_regex__compile_error_offset(void)
+test_util_regex__compile_error_offset(void)
 {
 	struct rb_regex *re = NULL;
 	struct rb_error err = RB_ERROR_INIT;
@@ -103,7 +103,7 @@ test_check_regex__compile_error_offset(void)
 }
 
 void
-test_check_regex__redos_bound(void)
+test_util_regex__redos_bound(void)
 {
 	struct rb_regex *re = NULL;
 	struct rb_error err = RB_ERROR_INIT;
@@ -159,7 +159,7 @@ stop_at_first(const char *name, const char *value, size_t len, void *payload)
 }
 
 void
-test_check_regex__named_groups(void)
+test_util_regex__named_groups(void)
 {
 	struct rb_regex *re = NULL;
 	struct rb_error err = RB_ERROR_INIT;
@@ -189,7 +189,7 @@ test_check_regex__named_groups(void)
 }
 
 void
-test_check_regex__span(void)
+test_util_regex__span(void)
 {
 	struct rb_regex *re = NULL;
 	struct rb_error err = RB_ERROR_INIT;
@@ -212,7 +212,7 @@ test_check_regex__span(void)
 }
 
 void
-test_check_regex__binary_subject(void)
+test_util_regex__binary_subject(void)
 {
 	struct rb_regex *re = NULL;
 	struct rb_error err = RB_ERROR_INIT;

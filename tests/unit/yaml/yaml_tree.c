@@ -1,4 +1,4 @@
-/* Unit tests for parse/yaml_tree.c: the located node tree. */
+/* Unit tests for yaml/yaml_tree.c: the located node tree. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,23 +8,23 @@
 #include "runbook/error.h"
 #include "runbook/node.h"
 
-void test_parse_yaml_tree__locations(void);
-void test_parse_yaml_tree__scalars(void);
-void test_parse_yaml_tree__block_text_loc(void);
-void test_parse_yaml_tree__empty(void);
-void test_parse_yaml_tree__syntax_error(void);
-void test_parse_yaml_tree__tab_hint(void);
-void test_parse_yaml_tree__duplicate_keys(void);
-void test_parse_yaml_tree__non_scalar_key(void);
-void test_parse_yaml_tree__merge_key(void);
-void test_parse_yaml_tree__multiple_documents(void);
-void test_parse_yaml_tree__aliases_shared(void);
-void test_parse_yaml_tree__alias_errors(void);
-void test_parse_yaml_tree__billion_laughs(void);
-void test_parse_yaml_tree__too_deep(void);
-void test_parse_yaml_tree__bad_utf8(void);
-void test_parse_yaml_tree__too_big(void);
-void test_parse_yaml_tree__load_file(void);
+void test_yaml_yaml_tree__locations(void);
+void test_yaml_yaml_tree__scalars(void);
+void test_yaml_yaml_tree__block_text_loc(void);
+void test_yaml_yaml_tree__empty(void);
+void test_yaml_yaml_tree__syntax_error(void);
+void test_yaml_yaml_tree__tab_hint(void);
+void test_yaml_yaml_tree__duplicate_keys(void);
+void test_yaml_yaml_tree__non_scalar_key(void);
+void test_yaml_yaml_tree__merge_key(void);
+void test_yaml_yaml_tree__multiple_documents(void);
+void test_yaml_yaml_tree__aliases_shared(void);
+void test_yaml_yaml_tree__alias_errors(void);
+void test_yaml_yaml_tree__billion_laughs(void);
+void test_yaml_yaml_tree__too_deep(void);
+void test_yaml_yaml_tree__bad_utf8(void);
+void test_yaml_yaml_tree__too_big(void);
+void test_yaml_yaml_tree__load_file(void);
 
 /* Parse text; return the sorted diagnostics as text (caller frees). */
 static char *
@@ -48,7 +48,7 @@ diags_of(const char *text, size_t len, int *out_r)
 }
 
 void
-test_parse_yaml_tree__locations(void)
+test_yaml_yaml_tree__locations(void)
 {
 	const char *y = "a: 1\nb:\n  - x\n  - {c: d}\n";
 	struct rb_diags d = RB_DIAGS_INIT;
@@ -87,7 +87,7 @@ test_parse_yaml_tree__locations(void)
 }
 
 void
-test_parse_yaml_tree__scalars(void)
+test_yaml_yaml_tree__scalars(void)
 {
 	const char *y = "a: ~\nb: 'null'\nc: \"x\\0y\"\nd:\ne: !!str 5\n"
 	    "f: Null\ng: plain\n";
@@ -117,7 +117,7 @@ test_parse_yaml_tree__scalars(void)
 }
 
 void
-test_parse_yaml_tree__block_text_loc(void)
+test_yaml_yaml_tree__block_text_loc(void)
 {
 	const char *y = "run: |\n\n    echo one\n    echo two\nx: >-\n  folded\n";
 	struct rb_diags d = RB_DIAGS_INIT;
@@ -141,7 +141,7 @@ test_parse_yaml_tree__block_text_loc(void)
 }
 
 void
-test_parse_yaml_tree__empty(void)
+test_yaml_yaml_tree__empty(void)
 {
 	struct rb_diags d = RB_DIAGS_INIT;
 	struct rb_yaml_doc *doc = NULL;
@@ -161,7 +161,7 @@ test_parse_yaml_tree__empty(void)
 }
 
 void
-test_parse_yaml_tree__syntax_error(void)
+test_yaml_yaml_tree__syntax_error(void)
 {
 	const char *y = "steps:\n  - id: a\n    run: echo a: b\n";
 	char *got;
@@ -192,7 +192,7 @@ test_parse_yaml_tree__syntax_error(void)
 }
 
 void
-test_parse_yaml_tree__tab_hint(void)
+test_yaml_yaml_tree__tab_hint(void)
 {
 	const char *y = "a:\n\t- b\n";
 	char *got = diags_of(y, strlen(y), NULL);
@@ -205,7 +205,7 @@ test_parse_yaml_tree__tab_hint(void)
 }
 
 void
-test_parse_yaml_tree__duplicate_keys(void)
+test_yaml_yaml_tree__duplicate_keys(void)
 {
 	const char *y = "a: 1\nb:\n  x: 1\n  y: 2\n  x: 3\na: 4\nc: {a: 1, a: 2}\n";
 	char *got;
@@ -227,7 +227,7 @@ test_parse_yaml_tree__duplicate_keys(void)
 }
 
 void
-test_parse_yaml_tree__non_scalar_key(void)
+test_yaml_yaml_tree__non_scalar_key(void)
 {
 	const char *y = "? [a, b]\n: 1\nok: 2\n";
 	char *got = diags_of(y, strlen(y), NULL);
@@ -239,7 +239,7 @@ test_parse_yaml_tree__non_scalar_key(void)
 }
 
 void
-test_parse_yaml_tree__merge_key(void)
+test_yaml_yaml_tree__merge_key(void)
 {
 	const char *y = "base: &b {x: 1}\nc:\n  <<: *b\n  y: 2\n";
 	char *got = diags_of(y, strlen(y), NULL);
@@ -252,7 +252,7 @@ test_parse_yaml_tree__merge_key(void)
 }
 
 void
-test_parse_yaml_tree__multiple_documents(void)
+test_yaml_yaml_tree__multiple_documents(void)
 {
 	const char *y = "a: 1\n---\nb: 2\n---\nc: 3\n";
 	char *got = diags_of(y, strlen(y), NULL);
@@ -266,7 +266,7 @@ test_parse_yaml_tree__multiple_documents(void)
 }
 
 void
-test_parse_yaml_tree__aliases_shared(void)
+test_yaml_yaml_tree__aliases_shared(void)
 {
 	const char *y = "x: &a {k: v}\ny: *a\nz: [*a, *a]\n";
 	struct rb_diags d = RB_DIAGS_INIT;
@@ -283,7 +283,7 @@ test_parse_yaml_tree__aliases_shared(void)
 }
 
 void
-test_parse_yaml_tree__alias_errors(void)
+test_yaml_yaml_tree__alias_errors(void)
 {
 	const char *y = "a: *nope\nb: &self [1, *self]\n";
 	char *got = diags_of(y, strlen(y), NULL);
@@ -297,7 +297,7 @@ test_parse_yaml_tree__alias_errors(void)
 }
 
 void
-test_parse_yaml_tree__billion_laughs(void)
+test_yaml_yaml_tree__billion_laughs(void)
 {
 	struct rb_buf y = RB_BUF_INIT;
 	char *got;
@@ -319,7 +319,7 @@ test_parse_yaml_tree__billion_laughs(void)
 }
 
 void
-test_parse_yaml_tree__too_deep(void)
+test_yaml_yaml_tree__too_deep(void)
 {
 	struct rb_buf y = RB_BUF_INIT;
 	char *got;
@@ -337,7 +337,7 @@ test_parse_yaml_tree__too_deep(void)
 }
 
 void
-test_parse_yaml_tree__bad_utf8(void)
+test_yaml_yaml_tree__bad_utf8(void)
 {
 	const char *y = "a: b\nc: \xff\n";
 	char *got = diags_of(y, strlen(y), NULL);
@@ -348,7 +348,7 @@ test_parse_yaml_tree__bad_utf8(void)
 }
 
 void
-test_parse_yaml_tree__too_big(void)
+test_yaml_yaml_tree__too_big(void)
 {
 	size_t n = 16 * 1024 * 1024 + 1;
 	char *big = malloc(n), *got;
@@ -362,7 +362,7 @@ test_parse_yaml_tree__too_big(void)
 }
 
 void
-test_parse_yaml_tree__load_file(void)
+test_yaml_yaml_tree__load_file(void)
 {
 	struct rb_diags d = RB_DIAGS_INIT;
 	struct rb_yaml_doc *doc = NULL;

@@ -1,4 +1,4 @@
-/* Unit tests for engine/evloop.c: timers, fd events, signals. */
+/* Unit tests for util/evloop.c: timers, fd events, signals. */
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,14 +12,14 @@
 #include "runbook/evloop.h"
 #include "runbook/util.h"
 
-void test_engine_evloop__timers_order(void);
-void test_engine_evloop__timer_cancel(void);
-void test_engine_evloop__timer_rearm_next_round(void);
-void test_engine_evloop__fd_read_write(void);
-void test_engine_evloop__stale_fd_not_dispatched(void);
-void test_engine_evloop__many_fds(void);
-void test_engine_evloop__signals(void);
-void test_engine_evloop__run_once_waits(void);
+void test_util_evloop__timers_order(void);
+void test_util_evloop__timer_cancel(void);
+void test_util_evloop__timer_rearm_next_round(void);
+void test_util_evloop__fd_read_write(void);
+void test_util_evloop__stale_fd_not_dispatched(void);
+void test_util_evloop__many_fds(void);
+void test_util_evloop__signals(void);
+void test_util_evloop__run_once_waits(void);
 
 struct order {
 	int seen[16];
@@ -40,7 +40,7 @@ record_timer(struct rb_evloop *loop, uint64_t id, void *payload)
 }
 
 void
-test_engine_evloop__timers_order(void)
+test_util_evloop__timers_order(void)
 {
 	struct rb_evloop *loop = rb_evloop_new();
 	int64_t now = rb_now_ms();
@@ -78,7 +78,7 @@ cancel_other(struct rb_evloop *loop, uint64_t id, void *payload)
 }
 
 void
-test_engine_evloop__timer_cancel(void)
+test_util_evloop__timer_cancel(void)
 {
 	struct rb_evloop *loop = rb_evloop_new();
 	int64_t now = rb_now_ms();
@@ -123,7 +123,7 @@ rearm(struct rb_evloop *loop, uint64_t id, void *payload)
 }
 
 void
-test_engine_evloop__timer_rearm_next_round(void)
+test_util_evloop__timer_rearm_next_round(void)
 {
 	struct rb_evloop *loop = rb_evloop_new();
 
@@ -164,7 +164,7 @@ rw_cb(struct rb_evloop *loop, int fd, int mask, void *payload)
 }
 
 void
-test_engine_evloop__fd_read_write(void)
+test_util_evloop__fd_read_write(void)
 {
 	struct rb_evloop *loop = rb_evloop_new();
 	struct rw s;
@@ -244,7 +244,7 @@ stale_c(struct rb_evloop *loop, int fd, int mask, void *payload)
 }
 
 void
-test_engine_evloop__stale_fd_not_dispatched(void)
+test_util_evloop__stale_fd_not_dispatched(void)
 {
 	struct rb_evloop *loop = rb_evloop_new();
 	struct stale s;
@@ -288,7 +288,7 @@ many_cb(struct rb_evloop *loop, int fd, int mask, void *payload)
 }
 
 void
-test_engine_evloop__many_fds(void)
+test_util_evloop__many_fds(void)
 {
 	struct rb_evloop *loop = rb_evloop_new();
 	int p[MANY][2];
@@ -324,7 +324,7 @@ on_signal(struct rb_evloop *loop, int signo, void *payload)
 }
 
 void
-test_engine_evloop__signals(void)
+test_util_evloop__signals(void)
 {
 	struct rb_evloop *loop = rb_evloop_new();
 	struct rb_evloop *other = rb_evloop_new();
@@ -384,7 +384,7 @@ test_engine_evloop__signals(void)
 }
 
 void
-test_engine_evloop__run_once_waits(void)
+test_util_evloop__run_once_waits(void)
 {
 	struct rb_evloop *loop = rb_evloop_new();
 	int64_t t0 = rb_now_ms();

@@ -1,4 +1,4 @@
-/* Unit tests for webhook/wh_auth.c: header parsing and every scheme. */
+/* Unit tests for serve/wh_auth.c: header parsing and every scheme. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +11,16 @@
 #include "runbook/error.h"
 #include "runbook/webhook.h"
 
-void test_webhook_auth__sig_parse(void);
-void test_webhook_auth__parse_scheme(void);
-void test_webhook_auth__timestamp(void);
-void test_webhook_auth__missing_env(void);
-void test_webhook_auth__none(void);
-void test_webhook_auth__bearer(void);
-void test_webhook_auth__basic(void);
-void test_webhook_auth__hmac(void);
-void test_webhook_auth__grafana(void);
-void test_webhook_auth__several_schemes(void);
+void test_serve_auth__sig_parse(void);
+void test_serve_auth__parse_scheme(void);
+void test_serve_auth__timestamp(void);
+void test_serve_auth__missing_env(void);
+void test_serve_auth__none(void);
+void test_serve_auth__bearer(void);
+void test_serve_auth__basic(void);
+void test_serve_auth__hmac(void);
+void test_serve_auth__grafana(void);
+void test_serve_auth__several_schemes(void);
 
 /* A fake request: up to 8 headers. */
 struct hdrs {
@@ -77,7 +77,7 @@ auth_with(const struct rb_routes_auth *cfg)
 }
 
 void
-test_webhook_auth__sig_parse(void)
+test_serve_auth__sig_parse(void)
 {
 	unsigned char mac[RB_WH_MAC_SIZE];
 	char good[80], upper[96];
@@ -111,7 +111,7 @@ test_webhook_auth__sig_parse(void)
 }
 
 void
-test_webhook_auth__parse_scheme(void)
+test_serve_auth__parse_scheme(void)
 {
 	const char *cred = NULL;
 	size_t len = 0;
@@ -138,7 +138,7 @@ test_webhook_auth__parse_scheme(void)
 }
 
 void
-test_webhook_auth__timestamp(void)
+test_serve_auth__timestamp(void)
 {
 	int64_t ts = 0;
 
@@ -152,7 +152,7 @@ test_webhook_auth__timestamp(void)
 }
 
 void
-test_webhook_auth__missing_env(void)
+test_serve_auth__missing_env(void)
 {
 	struct rb_routes_auth cfg = { 0 };
 	struct rb_wh_auth *a = NULL;
@@ -173,7 +173,7 @@ test_webhook_auth__missing_env(void)
 }
 
 void
-test_webhook_auth__none(void)
+test_serve_auth__none(void)
 {
 	struct rb_routes_auth cfg = { 0 };
 	struct rb_wh_auth *a = auth_with(&cfg);
@@ -190,7 +190,7 @@ test_webhook_auth__none(void)
 }
 
 void
-test_webhook_auth__bearer(void)
+test_serve_auth__bearer(void)
 {
 	struct rb_routes_auth cfg = { 0 };
 	struct rb_wh_auth *a;
@@ -223,7 +223,7 @@ test_webhook_auth__bearer(void)
 }
 
 void
-test_webhook_auth__basic(void)
+test_serve_auth__basic(void)
 {
 	struct rb_routes_auth cfg = { 0 };
 	struct rb_wh_auth *a;
@@ -251,7 +251,7 @@ test_webhook_auth__basic(void)
 }
 
 void
-test_webhook_auth__hmac(void)
+test_serve_auth__hmac(void)
 {
 	static const char body[] = "{\"alerts\":[]}\n";
 	struct rb_routes_auth cfg = { 0 };
@@ -287,7 +287,7 @@ test_webhook_auth__hmac(void)
 }
 
 void
-test_webhook_auth__grafana(void)
+test_serve_auth__grafana(void)
 {
 	static const char body[] = "{\"version\":\"1\",\"alerts\":[]}";
 	struct rb_routes_auth cfg = { 0 };
@@ -357,7 +357,7 @@ test_webhook_auth__grafana(void)
 }
 
 void
-test_webhook_auth__several_schemes(void)
+test_serve_auth__several_schemes(void)
 {
 	static const char body[] = "{}";
 	struct rb_routes_auth cfg = { 0 };
