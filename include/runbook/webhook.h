@@ -336,9 +336,6 @@ int rb_wh_serve_new(struct rb_wh_server **out,
     const struct rb_wh_serve_opts *opts, struct rb_diags *diags,
     struct rb_error *err);
 
-/* The address actually listened on, "127.0.0.1:9095" or "[::1]:9095". */
-const char *rb_wh_serve_address(const struct rb_wh_server *s);
-
 /*
  * Serve until SIGINT or SIGTERM. Accepted alerts are queued and their runs
  * started as `<exe> run --queue-id ID --state DIR` children (environment:
