@@ -133,4 +133,119 @@ int parse_check_alert_ref(struct rb_diags *d, const struct rb_name_ref *ref);
 void parse_report_missing_runbook(struct rb_diags *d, const struct rb_node *n,
     const char *ref, const struct rb_error *err);
 
+
+/* ------------------------------------------------------------------ */
+/*
+ * The runbook pass, in four files: parse_runbook.c (the file, top-level
+ * keys, sub-runbooks, loading), parse_step.c (one step and its keys),
+ * parse_names.c (ids, needs, names in templates and expressions) and
+ * parse_params.c (params, window, labels).
+ */
+
+#define NONE ((size_t)-1)
+/* Deepest chain of runbooks calling runbooks. */
+#define MAX_NESTING 32
+/* Default per-attempt timeout of a step (SPEC 2.2). */
+#define DEFAULT_STEP_TIMEOUT_MS (5 * 60 * 1000)
+#define DEFAULT_HTTP_TIMEOUT_MS (10 * 1000)
+/* Sizes of "step 'x'" and "'http' of step 'x'" in messages. */
+#define WHERE_SZ 160
+#define SUBWHERE_SZ (WHERE_SZ + 32)
+
+enum step_kind { STEP_MAIN, STEP_ON_FAILURE, STEP_ROLLBACK };
+
+/* Parse-time facts about one step that the model does not keep. */
+struct step_aux {
+	const struct rb_node *node;    /* the step mapping, or NULL */
+	const struct rb_node *needs;   /* the `needs` value, or NULL */
+	const struct rb_node *runbook; /* the `runbook` value, or NULL */
+};
+
+/* One step id, for duplicate checks and lookups. */
+struct id_ent {
+	const char *id;
+	size_t idx; /* in rb->steps or rb->on_failure */
+	bool fail;  /* an on_failure step */
+	struct rb_loc loc;
+};
+
+/* The state of the pass over one file. */
+struct rbp {
+	struct rb_diags *d;
+	struct rb_runbook *rb;
+	struct step_aux *aux;  /* parallel to rb->steps */
+	struct step_aux *faux; /* parallel to rb->on_failure */
+	struct id_ent *ids;    /* every step id, sorted by id then position */
+	size_t nids;
+	/* Name checks: the ancestors of one step, computed on demand. */
+	uint32_t *anc;		/* visit marks, generation anc_gen */
+	uint32_t anc_gen;
+	size_t anc_idx;
+	bool anc_fail;
+	/* Steps already warned about for the step being checked. */
+	size_t *warned;
+	size_t nwarned, awarned;
+};
+
+/* What a name in a template or expression is checked against. */
+struct chk {
+	struct rbp *p;
+	size_t idx;   /* the step, or NONE at the runbook level */
+	bool fail;    /* the step is an on_failure step */
+	bool self_ok; /* until / rollback: the step's own result */
+	bool shell;   /* the text goes to /bin/sh */
+};
+
+/* Runbooks being loaded (for cycles) and those already loaded. */
+struct load_frame {
+	char *real;	    /* canonical path */
+	char *name;	    /* runbook name, for cycle messages */
+	struct rb_loc call; /* the step calling the next frame's file */
+};
+
+struct loaded {
+	char *real;
+	char *path;
+	struct rb_runbook *rb; /* NULL when it did not load */
+	int status;
+};
+
+struct load_ctx {
+	struct rb_diags *root; /* diagnostics of the top-level file */
+	struct load_frame *stack;
+	size_t depth, salloc;
+	struct loaded *done;
+	size_t ndone, dalloc;
+};
+
+/* A template that must not be empty. */
+void rbp_parse_nonempty_tmpl(struct rbp *p, const struct rb_node *n,
+    const char *key, struct rb_tmpl **out);
+
+/* Parse a list of steps into a new array. */
+void rbp_parse_steps(struct rbp *p, const struct rb_node *n, const char *key,
+    enum step_kind kind, struct rb_step **out, size_t *nout,
+    struct step_aux **aux);
+
+/* Index every step id and report duplicates. */
+void rbp_index_ids(struct rbp *p);
+
+/*
+ * Report dependency cycles with their path, together with every other
+ * problem of the file (the DAG module finds them).
+ */
+void rbp_check_cycles(struct rbp *p, const struct rb_step *steps, size_t n);
+
+/* Fill need_idx of every step of one list (indices into that list). */
+void rbp_resolve_needs(struct rbp *p, struct rb_step *steps, size_t n,
+    struct step_aux *aux, bool fail);
+/* Check every name used in templates and expressions. */
+void rbp_check_names(struct rbp *p);
+/* The params block: declarations, defaults, patterns, enums. */
+void rbp_parse_params(struct rbp *p, const struct rb_node *n);
+/* labels: a string map. */
+void rbp_parse_labels(struct rbp *p, const struct rb_node *n);
+/* window: days, start, end, tz. */
+void rbp_parse_window(struct rbp *p, const struct rb_node *n);
+
 #endif
