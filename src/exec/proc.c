@@ -395,10 +395,11 @@ child_error_set(
 			    "the file exists: check the "
 			    "interpreter in its '#!' line");
 		else if (e == E2BIG)
-			rb_error_hint(err, "Linux takes at most 128 KiB in one "
-			    "argument or environment variable, and the command "
-			    "and every RUNBOOK_PARAM_* count: pass large values "
-			    "in a file; over SSH there is no such limit");
+			rb_error_hint(err, "Linux takes at most 128 KiB in "
+			    "one argument or environment variable, and the "
+			    "command and every RUNBOOK_PARAM_* count: pass "
+			    "large values in a file; over SSH there is no "
+			    "such limit");
 		return code;
 	case STAGE_DEVNULL:
 		return rb_error_set(
@@ -505,8 +506,8 @@ rb_proc_start(
 	} else {
 		if (strchr(proc->args.v[0], '/') != NULL) {
 			cp.path = proc->args.v[0];
-		} else if (locate_in_path(
-			       &found, proc->args.v[0], &proc->env) != 0) {
+		} else if (locate_in_path(&found, proc->args.v[0],
+		    &proc->env) != 0) {
 			r = rb_error_set(err, RB_ENOTFOUND,
 			    "cannot run '%s': command not found",
 			    proc->args.v[0]);

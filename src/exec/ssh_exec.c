@@ -256,8 +256,7 @@ stop_result(struct rb_ssh_exec *x)
 		rb_error_set(&res->error, RB_EINTR,
 		    "command on '%s' was cancelled%s", h->name,
 		    x->kill_expired ? "; the host did not confirm that it "
-				      "stopped, it may still be running"
-				    : "");
+		    "stopped, it may still be running" : "");
 }
 
 void

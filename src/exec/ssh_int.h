@@ -1,7 +1,8 @@
 /*
- * ssh_int.h - what the three parts of the SSH transport share: the pool
- * and its per-host sessions (ssh_pool.c), the commands and their channels
- * (ssh_exec.c), and the known_hosts checks (ssh_known_hosts.c).
+ * ssh_int.h - what the four parts of the SSH transport share: the pool
+ * and its per-host sessions (ssh_pool.c), logging in (ssh_auth.c), the
+ * commands and their channels (ssh_exec.c), and the known_hosts checks
+ * (ssh_known_hosts.c).
  *
  * Threading model: none. Every function here runs on the pool's loop, and
  * libssh2 is used in non-blocking mode only.
@@ -191,6 +192,16 @@ void host_kick(struct ssh_host *h);
 bool ssh_error_is_fatal(int rc);
 /* The session's last error message ("" if none). */
 const char *ssh_last_error(LIBSSH2_SESSION *s, int *code);
+/* Connecting h failed (h->error says why); permanent: never retry. */
+void ssh_connect_failed(struct ssh_host *h, bool permanent);
+/* h is authenticated: take commands, start keepalives. */
+void ssh_host_ready(struct ssh_host *h);
+
+/* ---- ssh_auth.c: logging in */
+/* Begin authenticating h (its host key is checked). */
+void ssh_auth_start(struct ssh_host *h);
+/* Take the next authentication steps until one blocks or ends. */
+void ssh_auth_step(struct ssh_host *h);
 
 /* ---- ssh_known_hosts.c: host keys */
 /*

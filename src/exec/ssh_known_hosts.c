@@ -295,9 +295,8 @@ static bool
 type_known(struct kh_file *kf, const char *name, const struct keytype *kt)
 {
 	return libssh2_knownhost_check(kf->kh, name, "x", 1,
-		   LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-		       kt->mask,
-		   NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH;
+	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+	    kt->mask, NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH;
 }
 
 char *
