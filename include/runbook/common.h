@@ -26,7 +26,7 @@ enum rb_exit {
 	RB_EXIT_USAGE = 2,		/* usage or validation error */
 	RB_EXIT_ROLLBACK_FAILED = 3,	/* run failed and a rollback failed */
 	RB_EXIT_PAUSED = 4,		/* paused at an approval */
-	RB_EXIT_REFUSED = 5,		/* window, lock, digest, changed runbook */
+	RB_EXIT_REFUSED = 5,		/* window, lock, digest, changed file */
 	RB_EXIT_INTERRUPTED = 130	/* SIGINT/SIGTERM; journal intact */
 };
 

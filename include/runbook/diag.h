@@ -46,8 +46,10 @@ void rb_diag_add(struct rb_diags *d, enum rb_diag_level level,
 /* Attach a hint to the most recently added diagnostic. */
 void rb_diag_hint(struct rb_diags *d, const char *fmt, ...)
     RB_PRINTFLIKE(2, 3);
-#define rb_diag_error(d, loc, ...) rb_diag_add((d), RB_DIAG_ERROR, (loc), __VA_ARGS__)
-#define rb_diag_warn(d, loc, ...) rb_diag_add((d), RB_DIAG_WARNING, (loc), __VA_ARGS__)
+#define rb_diag_error(d, loc, ...) \
+	rb_diag_add((d), RB_DIAG_ERROR, (loc), __VA_ARGS__)
+#define rb_diag_warn(d, loc, ...) \
+	rb_diag_add((d), RB_DIAG_WARNING, (loc), __VA_ARGS__)
 
 /* Stable sort by file, line, column (insertion order kept among equals). */
 void rb_diags_sort(struct rb_diags *d);

@@ -81,8 +81,8 @@ struct rb_event {
 	enum rb_status status;
 	int exit_code;			/* -1 when there is none */
 	int64_t duration_ms;
-	int64_t delay_ms;		/* STEP_RETRY: wait before next attempt */
-	const char *reason;		/* why it failed, was skipped, retried */
+	int64_t delay_ms;		/* STEP_RETRY: wait before the next */
+	const char *reason;		/* why it failed, skipped, retried */
 	const char *command;		/* display form, secrets masked */
 	const char *out_tail;		/* FINISHED: end of stdout */
 	const char *err_tail;		/* FINISHED: end of stderr */
@@ -159,7 +159,10 @@ int rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
     const struct rb_params *params, const struct rb_run_opts *opts,
     struct rb_error *err);
 
-/* A new run id: sortable UTC time plus random hex ("20261123T190012Z-3fa9c2d1"). */
+/*
+ * A new run id: sortable UTC time plus random hex
+ * ("20261123T190012Z-3fa9c2d1").
+ */
 void rb_run_id_new(char out[64]);
 
 #endif

@@ -6,11 +6,12 @@
  *   or      := and ( "||" and )*
  *   and     := not ( "&&" not )*
  *   not     := "!" not | cmp
- *   cmp     := primary ( ( "==" | "!=" | "<" | "<=" | ">" | ">=" | "=~" | "!~" ) primary )?
+ *   cmp     := primary ( cmpop primary )?
+ *   cmpop   := "==" | "!=" | "<" | "<=" | ">" | ">=" | "=~" | "!~"
  *   primary := literal | name | "(" expr ")"
  *   literal := number | 'string' | "string" | true | false | null
- *   name    := ident ( "." ident )*      ident may contain '-' after its
- *                                         first char (step ids: steps.db-ready.ok)
+ *   name    := ident ( "." ident )*   ident may contain '-' after its
+ *                                      first char (steps.db-ready.ok)
  * `=~` takes a string literal regex on its right ('/re/flags' or bare) that
  * is compiled at parse time. Comparisons between a number and a string
  * compare numerically when the string is a number, so captured text works
@@ -34,7 +35,7 @@ enum rb_value_type {
 enum rb_value_flags {
 	RB_VALUE_SECRET = (1 << 0),	/* never shown: rendered as ****** */
 	RB_VALUE_TAINTED = (1 << 1),	/* from outside: alerts, step output */
-	RB_VALUE_RUNTIME = (1 << 2)	/* depends on a value known at run time */
+	RB_VALUE_RUNTIME = (1 << 2)	/* depends on a run-time value */
 };
 
 struct rb_value {
@@ -42,7 +43,7 @@ struct rb_value {
 	unsigned flags;		/* enum rb_value_flags */
 	bool b;
 	double num;
-	char *str;		/* RB_VAL_STR: owned text; RB_VAL_UNKNOWN: the name */
+	char *str;		/* STR: owned text; UNKNOWN: the name */
 	size_t len;
 };
 #define RB_VALUE_INIT { RB_VAL_NULL, 0, false, 0, NULL, 0 }

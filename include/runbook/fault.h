@@ -28,8 +28,16 @@ void rb_fault_init(void);
 /* Count one allocation; true when it must fail. */
 bool rb_fault_alloc(void);
 #else
-static inline void rb_fault_init(void) {}
-static inline bool rb_fault_alloc(void) { return false; }
+static inline void
+rb_fault_init(void)
+{
+}
+
+static inline bool
+rb_fault_alloc(void)
+{
+	return false;
+}
 #endif
 
 #endif

@@ -77,7 +77,7 @@ struct rb_expect {
 
 struct rb_step_capture {
 	char *name;			/* steps.ID.vars.NAME */
-	struct rb_regex *re;		/* named group NAME, else group 1/whole */
+	struct rb_regex *re;		/* group NAME, else 1, else whole */
 	char *stream;			/* "stdout" (default) or "stderr" */
 	struct rb_loc loc;
 };
@@ -129,7 +129,7 @@ struct rb_step {
 	struct rb_step *rollback;
 	bool continue_on_error;
 	bool idempotent;
-	bool readonly;			/* a run step safe for --dry-run=checks */
+	bool readonly;			/* safe for --dry-run=checks */
 	struct rb_kv *env;
 	size_t nenv;
 	struct rb_tmpl *workdir;	/* or NULL */
@@ -146,7 +146,7 @@ struct rb_param {
 	struct rb_regex *pattern;
 	char **enums;			/* allowed values, or NULL */
 	size_t nenums;
-	char *env;			/* environment variable to read, or NULL */
+	char *env;			/* env variable to read, or NULL */
 	bool secret;
 	char *description;
 	struct rb_loc loc;
@@ -159,9 +159,9 @@ struct rb_label {
 
 struct rb_window {
 	bool present;
-	unsigned days;			/* bit 0 = Sunday ... bit 6 = Saturday */
+	unsigned days;			/* bit 0 Sunday ... bit 6 Saturday */
 	int start_min;			/* minutes after midnight */
-	int end_min;			/* may be < start_min: crosses midnight */
+	int end_min;			/* < start_min: crosses midnight */
 	char *tz;			/* zoneinfo name; NULL = UTC */
 	struct rb_loc loc;
 };
@@ -231,7 +231,7 @@ struct rb_host {
 	char *user;			/* default: defaults.user, else $USER */
 	int port;			/* default 22 */
 	char *identity;			/* private key file, or NULL */
-	char *known_hosts;		/* file, or NULL for ~/.ssh/known_hosts */
+	char *known_hosts;		/* or NULL: ~/.ssh/known_hosts */
 	struct rb_loc loc;
 };
 

@@ -25,7 +25,8 @@ const struct cli_cmd cli_cmds[] = {
 	{ "resume", cmd_resume, "Continue a failed or interrupted run",
 	  "resume RUN_ID [--rerun-inflight] [--force] [--inventory F] "
 	  "[--accept-new-host-keys] [--output text|json] [--state DIR] [-v]" },
-	{ "approve", cmd_approve, "Approve or reject a paused step and continue",
+	{ "approve", cmd_approve,
+	  "Approve or reject a paused step and continue",
 	  "approve RUN_ID STEP_ID --by NAME [--reject] [--comment TEXT] "
 	  "[--output text|json] [--state DIR] [-v]" },
 	{ "runs", cmd_runs, "List recorded runs",
@@ -33,12 +34,14 @@ const struct cli_cmd cli_cmds[] = {
 	  "[--state DIR]" },
 	{ "show", cmd_show, "Show one run, its steps and their output",
 	  "show RUN_ID [--step ID] [--output text|json] [--state DIR]" },
-	{ "audit", cmd_audit, "Verify, export or show the head of the audit log",
+	{ "audit", cmd_audit,
+	  "Verify, export or show the head of the audit log",
 	  "audit verify [--head H] | audit export [--since T] "
 	  "[--format jsonl] | audit head [--state DIR]" },
 	{ "serve", cmd_serve, "Receive alert webhooks and start runbooks",
 	  "serve --routes FILE [--listen ADDR:PORT] [--state DIR]" },
-	{ "list", cmd_list, "List the runbooks and playbooks on the search path",
+	{ "list", cmd_list,
+	  "List the runbooks and playbooks on the search path",
 	  "list" },
 	{ "version", cmd_version, "Print the version", "version" },
 	{ "help", cmd_help, "Show help for a command", "help [COMMAND]" },

@@ -38,7 +38,8 @@ cli_approve(const char *state, const char *run_id, const char *step_id,
 		if (r == RB_ENOTFOUND) {
 			cli_error("no run '%s' in '%s'", run_id,
 			    rb_store_path(st));
-			cli_hint("'runbook runs --status paused' lists paused runs");
+			cli_hint("'runbook runs --status paused' lists "
+			    "paused runs");
 		} else {
 			cli_print_error(rb_store_error(st));
 			ex = RB_EXIT_FAILED;

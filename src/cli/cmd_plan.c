@@ -73,7 +73,8 @@ cmd_plan(int argc, char **argv)
 	}
 	rb_plan_format(&out, plan, fmt);
 	fwrite(out.buf, 1, out.len, stdout);
-	if (fmt == RB_PLAN_MARKDOWN || fmt == RB_PLAN_DOT || fmt == RB_PLAN_JSON)
+	if (fmt == RB_PLAN_MARKDOWN || fmt == RB_PLAN_DOT ||
+	    fmt == RB_PLAN_JSON)
 		fprintf(stderr, "plan digest: %s\n", rb_plan_digest(plan));
 	ex = RB_EXIT_OK;
 out:

@@ -97,10 +97,12 @@ cli_resume(const char *state, const char *run_id, unsigned flags,
 		if (!(flags & RB_RESUME_FORCE)) {
 			cli_error("runbook '%s' changed since run '%s' began",
 			    rb->path, run.run_id);
-			cli_hint("review the change; 'runbook resume %s --force' "
-			    "resumes with the new file (audited)", run.run_id);
-			rb_audit_append(NULL, st, "refusal", actor, run.run_id,
-			    "{\"reason\":\"runbook changed since the run began\"}");
+			cli_hint("review the change; 'runbook resume %s "
+			    "--force' resumes with the new file (audited)",
+			    run.run_id);
+			rb_audit_append(NULL, st, "refusal", actor,
+			    run.run_id, "{\"reason\":\"runbook changed "
+			    "since the run began\"}");
 			ex = RB_EXIT_REFUSED;
 			goto out;
 		}
@@ -172,7 +174,8 @@ cmd_resume(int argc, char **argv)
 	bool verbose = false;
 	int c, json = 0, ex = RB_EXIT_USAGE;
 
-	while ((c = getopt_long(argc, argv, "rfp:i:o:S:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "rfp:i:o:S:vh", opts,
+	    NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			flags |= RB_RESUME_RERUN_INFLIGHT;

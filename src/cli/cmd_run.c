@@ -8,14 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "runbook/engine.h"
 #include "runbook/queue.h"
 #include "runbook/store.h"
 #include "runbook/banned.h"
-
-#include <jansson.h>
 
 /* An alert from the queue, owning what struct rb_alert points to. */
 struct queued_alert {

@@ -67,7 +67,8 @@ run_json(const struct rb_journal_run *r)
 	json_object_set_new(o, "exit_code", r->exit_code >= 0 ?
 	    json_integer(r->exit_code) : json_null());
 	if (r->params != NULL)
-		json_object_set_new(o, "params", json_loads(r->params, 0, NULL));
+		json_object_set_new(o, "params",
+		    json_loads(r->params, 0, NULL));
 	return o;
 }
 
@@ -315,8 +316,8 @@ cmd_show(int argc, char **argv)
 			    run.runbook_digest : "?");
 		if (run.params != NULL)
 			printf("  params %s\n", run.params);
-		printf("\n%-28s %-8s %-10s %3s  %-11s %4s %9s\n", "STEP", "HOST",
-		    "PHASE", "#", "STATUS", "EXIT", "DURATION");
+		printf("\n%-28s %-8s %-10s %3s  %-11s %4s %9s\n", "STEP",
+		    "HOST", "PHASE", "#", "STATUS", "EXIT", "DURATION");
 	}
 	for (i = 0; i < run.nattempts; i++) {
 		const struct rb_journal_attempt *a = &run.attempts[i];

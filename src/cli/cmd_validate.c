@@ -2,11 +2,12 @@
  * cmd_validate.c - `runbook validate FILE|DIR...`: check runbook, playbook,
  * inventory and routes files and report every problem at once.
  */
+#include <sys/stat.h>
+
 #include <dirent.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "runbook/banned.h"
@@ -82,8 +83,9 @@ detect_kind(const char *path)
 
 	if (rb_yaml_load_file(&doc, path, &d) == 0 &&
 	    (root = rb_yaml_root(doc)) != NULL && root->kind == RB_NODE_MAP) {
-		if (rb_node_get(root, "runbook") || rb_node_get(root, "playbook")
-		    || rb_node_get(root, "steps"))
+		if (rb_node_get(root, "runbook") ||
+		    rb_node_get(root, "playbook") ||
+		    rb_node_get(root, "steps"))
 			k = KIND_RUNBOOK;
 		else if (rb_node_get(root, "routes"))
 			k = KIND_ROUTES;

@@ -184,8 +184,8 @@ print_tail(struct render *r, const char *label, const char *tail,
 	fprintf(r->f, ":%s\n", col(r, "\033[0m"));
 	while (*p != '\0') {
 		nl = strchr(p, '\n');
-		fprintf(r->f, "    | %.*s\n", nl ? (int)(nl - p) : (int)strlen(p),
-		    p);
+		fprintf(r->f, "    | %.*s\n",
+		    nl != NULL ? (int)(nl - p) : (int)strlen(p), p);
 		if (nl == NULL)
 			break;
 		p = nl + 1;
@@ -294,8 +294,8 @@ render_event(const struct rb_event *ev, void *payload)
 		if (ev->status != RB_ST_SUCCEEDED && ev->reason != NULL)
 			fprintf(r->f, ": %s", ev->reason);
 		fputc('\n', r->f);
-		if (ev->status != RB_ST_SUCCEEDED && ev->status != RB_ST_PAUSED &&
-		    !r->verbose) {
+		if (ev->status != RB_ST_SUCCEEDED &&
+		    ev->status != RB_ST_PAUSED && !r->verbose) {
 			print_tail(r, "stdout", ev->out_tail, ev->out_total);
 			print_tail(r, "stderr", ev->err_tail, ev->err_total);
 		}
@@ -402,8 +402,9 @@ render_summary(struct render *r)
 		return;
 	clear_live(r);
 	for (i = 0; i < r->nrows; i++) {
-		size_t n = strlen(r->rows[i].step) +
-		    (strcmp(r->rows[i].phase, "main") ? strlen(r->rows[i].phase) + 3 : 0);
+		const struct row *w = &r->rows[i];
+		size_t n = strlen(w->step) + (strcmp(w->phase, "main") != 0 ?
+		    strlen(w->phase) + 3 : 0);
 
 		if (n > wstep)
 			wstep = n;

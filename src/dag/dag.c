@@ -56,7 +56,8 @@ report_cycle(const struct rb_step *steps, const size_t *stack, size_t depth,
 static int
 find_cycles(const struct rb_step *steps, size_t n, struct rb_diags *diags)
 {
-	unsigned char *colour = xcalloc(n ? n : 1, 1);	/* 0 new 1 open 2 done */
+	/* colour: 0 new, 1 open, 2 done */
+	unsigned char *colour = xcalloc(n ? n : 1, 1);
 	size_t *stack = xcalloc(n ? n : 1, sizeof(*stack));
 	size_t *edge = xcalloc(n ? n : 1, sizeof(*edge));
 	size_t root, depth;

@@ -301,7 +301,8 @@ retry_fire(struct rb_evloop *loop, uint64_t id, void *payload)
 		/* The run is stopping: the last attempt's failure stands. */
 		t->active = false;
 		t->e->nactive--;
-		t->status = t->e->interrupted ? RB_ST_INTERRUPTED : RB_ST_FAILED;
+		t->status = t->e->interrupted ? RB_ST_INTERRUPTED :
+		    RB_ST_FAILED;
 		t->duration_ms = rb_now_ms() - t->start_ms;
 		engine_emit(t->e, RB_EV_STEP_FINISHED, t);
 		return;
@@ -532,7 +533,8 @@ start_ready(struct engine *e, struct task *t)
 	    (t->kind == NODE_SUB_END && engine_frame_skipped(t->child))) {
 		t->status = RB_ST_SKIPPED;
 		t->seq = ++e->seq;
-		task_set_reason(t, "the runbook step that calls it was skipped");
+		task_set_reason(t,
+		    "the runbook step that calls it was skipped");
 		if (t->kind != NODE_SUB_START)
 			engine_emit(e, RB_EV_STEP_SKIPPED, t);
 		return;
@@ -550,8 +552,9 @@ start_ready(struct engine *e, struct task *t)
 		t->seq = ++e->seq;
 		if (w == 2) {
 			t->not_executed = true;
-			task_set_reason(t, "when %s depends on a step the dry "
-			    "run did not execute", rb_expr_source(t->step->when));
+			task_set_reason(t, "when %s depends on a step the "
+			    "dry run did not execute",
+			    rb_expr_source(t->step->when));
 		} else
 			task_set_reason(t, "when %s is false",
 			    rb_expr_source(t->step->when));
@@ -566,7 +569,8 @@ start_ready(struct engine *e, struct task *t)
 			e->failing = true;
 		return;
 	}
-	if (e->opts->dry_run == RB_DRY_CHECKS && !rb_step_is_readonly(t->step)) {
+	if (e->opts->dry_run == RB_DRY_CHECKS &&
+	    !rb_step_is_readonly(t->step)) {
 		t->status = RB_ST_SKIPPED;
 		t->not_executed = true;
 		t->seq = ++e->seq;
@@ -647,7 +651,8 @@ run_phase(struct engine *e, struct task *tasks, size_t n,
 		for (i = 0; i < n; i++) {
 			struct task *t = &tasks[i];
 
-			if (marked[i] || t->active || t->status == RB_ST_PENDING)
+			if (marked[i] || t->active ||
+			    t->status == RB_ST_PENDING)
 				continue;
 			if (satisfies(t)) {
 				marked[i] = true;
@@ -656,7 +661,7 @@ run_phase(struct engine *e, struct task *tasks, size_t n,
 		}
 		while (!stop && e->nactive < (size_t)e->jobs &&
 		    rb_dag_iter_next(&it, &i)) {
-			/* Resume: a step the journal says is done stays done. */
+			/* Resume: what the journal says is done stays so. */
 			if (tasks[i].status != RB_ST_PENDING)
 				continue;
 			start_ready(e, &tasks[i]);
@@ -671,10 +676,11 @@ run_phase(struct engine *e, struct task *tasks, size_t n,
 		if (e->nactive == 0) {
 			bool more = false;
 
-			/* Anything newly ready (after skips) goes round again. */
+			/* Anything newly ready (after skips) goes round. */
 			for (i = 0; i < n && !stop; i++)
-				if (!marked[i] && tasks[i].status != RB_ST_PENDING
-				    && satisfies(&tasks[i]))
+				if (!marked[i] &&
+				    tasks[i].status != RB_ST_PENDING &&
+				    satisfies(&tasks[i]))
 					more = true;
 			if (!more && (stop || it.nheap == 0))
 				break;
@@ -805,11 +811,13 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 	e.params = params;
 	e.opts = opts;
 	e.err = err;
-	e.jobs = opts->jobs > 0 ? opts->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	e.jobs = opts->jobs > 0 ? opts->jobs :
+	    (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (e.jobs < 1)
 		e.jobs = 1;
 	if (opts->resume != NULL)
-		snprintf(e.run_id, sizeof(e.run_id), "%s", opts->resume->run_id);
+		snprintf(e.run_id, sizeof(e.run_id), "%s",
+		    opts->resume->run_id);
 	else if (opts->run_id != NULL)
 		snprintf(e.run_id, sizeof(e.run_id), "%s", opts->run_id);
 	else
@@ -854,8 +862,8 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 		if (!inside) {
 			if (next != 0) {
 				gmtime_r(&next, &tm);
-				strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC",
-				    &tm);
+				strftime(when, sizeof(when),
+				    "%Y-%m-%d %H:%M UTC", &tm);
 			} else
 				snprintf(when, sizeof(when), "never (no days)");
 			r = rb_error_set(err, RB_EREFUSED, "runbook '%s' is "

@@ -94,8 +94,8 @@ expand(struct engine *e, struct frame *f, int depth, struct rb_error *err)
 	int r = 0;
 
 	if (depth > MAX_DEPTH) {
-		r = rb_error_set(err, RB_EINVAL, "runbooks call each other more "
-		    "than %d deep at '%s'", MAX_DEPTH, rb->name);
+		r = rb_error_set(err, RB_EINVAL, "runbooks call each other "
+		    "more than %d deep at '%s'", MAX_DEPTH, rb->name);
 		goto out;
 	}
 	for (i = 0; i < rb->nsteps && r == 0; i++) {
@@ -115,8 +115,8 @@ expand(struct engine *e, struct frame *f, int depth, struct rb_error *err)
 		    err)) != 0)
 			break;
 		if (rb_runbook_load(&sub, path, 0, &d) != 0) {
-			r = rb_error_set(err, RB_EINVAL, "runbook '%s' called by "
-			    "step '%s' has errors", s->sub_runbook, s->id);
+			r = rb_error_set(err, RB_EINVAL, "runbook '%s' called "
+			    "by step '%s' has errors", s->sub_runbook, s->id);
 			rb_error_hint(err, "run 'runbook validate %s'", path);
 			rb_diags_release(&d);
 			free(path);
@@ -134,7 +134,7 @@ expand(struct engine *e, struct frame *f, int depth, struct rb_error *err)
 		r = expand(e, child, depth + 1, err);
 		end[i] = add_node(e, s, f->prefix, NODE_SUB_END, f);
 		e->xchild[end[i]] = child;
-		/* The end waits for the child's sinks (or the start if empty). */
+		/* The end waits for the child's sinks (or its start). */
 		for (k = first; k < end[i]; k++) {
 			bool sink = true;
 

@@ -31,7 +31,8 @@ fail(struct engine *e, int r)
 		rb_error_set(e->err, r, "cannot record the run in '%s': %s",
 		    rb_store_path(e->opts->store),
 		    rb_store_error(e->opts->store)->msg);
-		rb_error_hint(e->err, "%s", rb_store_error(e->opts->store)->hint[0] ?
+		rb_error_hint(e->err, "%s",
+		    rb_store_error(e->opts->store)->hint[0] != '\0' ?
 		    rb_store_error(e->opts->store)->hint :
 		    "fix the state directory, then 'runbook resume' the run");
 	}
@@ -101,7 +102,8 @@ record_mask(const struct engine *e, char *buf, size_t len)
 
 		if (n < 3)
 			continue;
-		while ((p = memmem(p, len - (size_t)(p - buf), sv, n)) != NULL) {
+		while ((p = memmem(p, len - (size_t)(p - buf), sv, n)) !=
+		    NULL) {
 			memset(p, '*', n);
 			p += n;
 		}
@@ -149,8 +151,8 @@ record_run_start(struct engine *e)
 	if (e->rb->lock != NULL) {
 		if ((r = rb_render_text(&key, e->rb->lock, &e->scope, false,
 		    &err)) != 0) {
-			rb_error_set(e->err, r, "cannot render the lock key: %s",
-			    err.msg);
+			rb_error_set(e->err, r,
+			    "cannot render the lock key: %s", err.msg);
 			goto out;
 		}
 	} else

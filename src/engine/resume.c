@@ -136,14 +136,14 @@ engine_restore(struct engine *e)
 		}
 		if (a == NULL)
 			continue;
-		rb_error_set(e->err, RB_EREFUSED, "step '%s' of run '%s' was %s "
-		    "on %s when the run stopped: whether it took effect is "
-		    "unknown", t->step->id, run->run_id,
+		rb_error_set(e->err, RB_EREFUSED, "step '%s' of run '%s' was "
+		    "%s on %s when the run stopped: whether it took effect "
+		    "is unknown", t->step->id, run->run_id,
 		    strcmp(a->status, "started") == 0 ? "still running" :
 		    "interrupted", a->host);
-		rb_error_hint(e->err, "check what '%s' did; then 'runbook resume "
-		    "%s --rerun-inflight' runs it again (or mark it idempotent "
-		    "in the runbook)", t->step->id, run->run_id);
+		rb_error_hint(e->err, "check what '%s' did; then 'runbook "
+		    "resume %s --rerun-inflight' runs it again (or mark it "
+		    "idempotent in the runbook)", t->step->id, run->run_id);
 		return RB_EREFUSED;
 	}
 	for (i = 0; i < e->nmain; i++) {

@@ -146,8 +146,8 @@ task_judge(struct task *t)
 			ok = true;
 	if (!ok) {
 		if (x->nexit <= 1)
-			task_set_reason(t, "exit %d (expected %d)", t->exit_code,
-			    x->nexit ? x->exit_codes[0] : 0);
+			task_set_reason(t, "exit %d (expected %d)",
+			    t->exit_code, x->nexit ? x->exit_codes[0] : 0);
 		else
 			task_set_reason(t, "exit %d (not an expected code)",
 			    t->exit_code);

@@ -123,9 +123,8 @@ check_cmp(const struct expr_node *n, enum stype lt, enum stype rt,
 		return RB_EINVAL;
 	}
 	/* A number against text that can never be a number. */
-	str = lit_nonnumeric_str(rlit) ? rlit
-	    : lit_nonnumeric_str(llit) ? llit
-				       : NULL;
+	str = lit_nonnumeric_str(rlit) ? rlit :
+	    lit_nonnumeric_str(llit) ? llit : NULL;
 	if (str != NULL) {
 		const struct expr_node *other = str == rlit ? llit : rlit;
 		enum stype ot = str == rlit ? lt : rt;

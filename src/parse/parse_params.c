@@ -441,7 +441,7 @@ rbp_parse_window(struct rbp *p, const struct rb_node *n)
 	}
 	if (v[W_START] != NULL)
 		start_ok = parse_hhmm(p, v[W_START], "start", false,
-			       &w->start_min) == 0;
+		    &w->start_min) == 0;
 	if (v[W_END] != NULL)
 		end_ok = parse_hhmm(p, v[W_END], "end", true, &w->end_min) == 0;
 	if (start_ok && end_ok && w->start_min == w->end_min)

@@ -167,9 +167,10 @@ parse_auth(struct rtp *p, const struct rb_node *n)
 	}
 	if (v[A_HMAC] != NULL) {
 		const struct rb_node *sec = NULL, *hdr = NULL;
-		struct parse_key hk[] = { { "secret_env", PARSE_REQUIRED,
-					      &sec },
-			{ "header", 0, &hdr } };
+		struct parse_key hk[] = {
+			{ "secret_env", PARSE_REQUIRED, &sec },
+			{ "header", 0, &hdr }
+		};
 
 		parse_auth_map(p, v[A_HMAC], "hmac", hk, RB_ARRAY_SIZE(hk),
 		    hmac_forbidden, RB_ARRAY_SIZE(hmac_forbidden));
@@ -184,9 +185,10 @@ parse_auth(struct rtp *p, const struct rb_node *n)
 	}
 	if (v[A_GRAFANA] != NULL) {
 		const struct rb_node *sec = NULL, *ts = NULL;
-		struct parse_key gk[] = { { "secret_env", PARSE_REQUIRED,
-					      &sec },
-			{ "timestamp_header", 0, &ts } };
+		struct parse_key gk[] = {
+			{ "secret_env", PARSE_REQUIRED, &sec },
+			{ "timestamp_header", 0, &ts }
+		};
 
 		parse_auth_map(p, v[A_GRAFANA], "grafana", gk,
 		    RB_ARRAY_SIZE(gk), grafana_forbidden,

@@ -76,9 +76,9 @@ rb_params_resolve(struct rb_params *out, const struct rb_runbook *rb,
 			const char *s = suggest_param(rb, name);
 
 			if (s != NULL)
-				rb_diag_error(diags, NULL, "unknown parameter "
-				    "'%s' for runbook '%s' (did you mean '%s'?)",
-				    name, rb->name, s);
+				rb_diag_error(diags, NULL, "unknown "
+				    "parameter '%s' for runbook '%s' (did "
+				    "you mean '%s'?)", name, rb->name, s);
 			else
 				rb_diag_error(diags, NULL, "unknown parameter "
 				    "'%s' for runbook '%s'", name, rb->name);

@@ -166,7 +166,8 @@ add_target(json_t *o, const struct rb_step *s, const struct rb_runbook *rb,
 	if (inv != NULL && (g = rb_inventory_group(inv, tmp->buf)) != NULL) {
 		hosts = json_array();
 		for (i = 0; i < g->nmembers; i++)
-			json_array_append_new(hosts, json_string(g->members[i]));
+			json_array_append_new(hosts,
+			    json_string(g->members[i]));
 		json_object_set_new(o, "hosts", hosts);
 	}
 	json_object_set_new(o, "target", jbuf(tmp));
@@ -182,7 +183,8 @@ add_action(json_t *o, const struct rb_step *s, const struct rb_scope *scope,
 	size_t i;
 	int r = 0;
 
-	json_object_set_new(o, "action", json_string(rb_action_name(s->action)));
+	json_object_set_new(o, "action",
+	    json_string(rb_action_name(s->action)));
 	switch (s->action) {
 	case RB_ACT_RUN:
 	case RB_ACT_CHECK:
@@ -306,7 +308,8 @@ step_json(json_t **out, const struct rb_step *s, const struct rb_runbook *rb,
 	json_object_set_new(o, "continue_on_error",
 	    json_boolean(s->continue_on_error));
 	json_object_set_new(o, "idempotent", json_boolean(s->idempotent));
-	json_object_set_new(o, "readonly", json_boolean(rb_step_is_readonly(s)));
+	json_object_set_new(o, "readonly",
+	    json_boolean(rb_step_is_readonly(s)));
 	if (s->batch > 0)
 		json_object_set_new(o, "batch", s->batch_pct ?
 		    json_sprintf("%d%%", s->batch) : json_integer(s->batch));
@@ -408,7 +411,8 @@ sub_plan(json_t *x, const struct rb_step *s, const struct rb_runbook *rb,
 	}
 	for (i = 0; i < s->nwith; i++) {
 		rb_buf_reset(&v);
-		if (rb_render_text(&v, s->with[i].value, scope, true, &err) == 0)
+		if (rb_render_text(&v, s->with[i].value, scope, true,
+		    &err) == 0)
 			rb_strvec_pushf(&kv, "%s=%s", s->with[i].key, v.buf);
 	}
 	if (rb_params_resolve(&params, sub, (const char *const *)kv.v, kv.nr,
@@ -478,7 +482,8 @@ plan_build(struct rb_plan **out, const struct rb_runbook *rb,
 		json_object_set_new(root, "lock", jbuf(&tmp));
 	} else
 		json_object_set_new(root, "lock", json_string(rb->name));
-	json_object_set_new(root, "layers", json_integer((json_int_t)dag.nlayers));
+	json_object_set_new(root, "layers",
+	    json_integer((json_int_t)dag.nlayers));
 	/* Layer by layer, file order within a layer: a valid order to read. */
 	order = xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof(*order));
 	for (i = 0; i < rb->nsteps; i++)
@@ -596,7 +601,8 @@ action_summary(struct rb_buf *out, const json_t *s)
 	if (strcmp(a, "http") == 0) {
 		x = json_object_get(s, "http");
 		rb_buf_addf(out, "%s %s (expect %s)", jget(x, "method"),
-		    jget(x, "url"), json_is_string(json_object_get(x, "status")) ?
+		    jget(x, "url"),
+		    json_is_string(json_object_get(x, "status")) ?
 		    "2xx" : "listed status");
 	} else if (strcmp(a, "tcp") == 0)
 		rb_buf_addf(out, "connect to %s", jget(s, "address"));
@@ -713,8 +719,8 @@ format_text(struct rb_buf *out, const json_t *p)
 	if (json_object_size(json_object_get(p, "params")) > 0) {
 		rb_buf_adds(out, "params:");
 		json_object_foreach(json_object_get(p, "params"), k, v)
-			rb_buf_addf(out, " %s=%s", k, json_is_null(v) ? "(unset)" :
-			    json_string_value(v));
+			rb_buf_addf(out, " %s=%s", k, json_is_null(v) ?
+			    "(unset)" : json_string_value(v));
 		rb_buf_addch(out, '\n');
 	}
 	if (jget(p, "timeout") != NULL)
@@ -786,8 +792,8 @@ md_steps(struct rb_buf *out, const json_t *steps, bool layers)
 		const json_t *rbk = json_object_get(s, "rollback");
 
 		if (layers)
-			rb_buf_addf(out, "| %lld ", (long long)json_integer_value(
-			    json_object_get(s, "layer")));
+			rb_buf_addf(out, "| %lld ", (long long)
+			    json_integer_value(json_object_get(s, "layer")));
 		rb_buf_addf(out, "| %zu | `%s`", i + 1, jget(s, "id"));
 		if (jget(s, "name") != NULL) {
 			rb_buf_adds(out, " ");
@@ -805,7 +811,8 @@ md_steps(struct rb_buf *out, const json_t *steps, bool layers)
 		retries_text(&tmp, s);
 		md_cell(out, tmp.len ? tmp.buf : "-");
 		rb_buf_reset(&tmp);
-		rb_buf_addf(out, " | %s |\n", json_is_object(rbk) ? "yes" : "-");
+		rb_buf_addf(out, " | %s |\n",
+		    json_is_object(rbk) ? "yes" : "-");
 	}
 	rb_buf_release(&tmp);
 }
@@ -858,7 +865,8 @@ format_markdown(struct rb_buf *out, const json_t *p)
 	    jget(p, "file_digest"));
 	rb_buf_addf(out, "- Lock: `%s`\n", jget(p, "lock"));
 	if (jget(p, "timeout") != NULL)
-		rb_buf_addf(out, "- Whole-run timeout: %s\n", jget(p, "timeout"));
+		rb_buf_addf(out, "- Whole-run timeout: %s\n",
+		    jget(p, "timeout"));
 	rb_buf_addf(out, "- Run exactly this plan with: "
 	    "`runbook run %s --plan-digest %s", jget(p, "runbook"),
 	    jget(p, "digest"));

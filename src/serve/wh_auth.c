@@ -130,9 +130,8 @@ rb_wh_auth_new(struct rb_wh_auth **out, const struct rb_routes_auth *cfg,
 		if ((r = read_env(&a->hmac, a, cfg->hmac_secret_env,
 			 "HMAC secret", err)) != 0)
 			goto out;
-		a->hmac_header =
-		    xstrdup(cfg->hmac_header != NULL ? cfg->hmac_header
-						     : "X-Hub-Signature-256");
+		a->hmac_header = xstrdup(cfg->hmac_header != NULL ?
+		    cfg->hmac_header : "X-Hub-Signature-256");
 	}
 	if (cfg->grafana_secret_env != NULL) {
 		if ((r = read_env(&a->grafana, a, cfg->grafana_secret_env,

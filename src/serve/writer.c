@@ -114,7 +114,7 @@ serve_commit_round(struct rb_wh_server *s)
 			serve_set_response(q, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "application/json",
 			    serve_error_body("the state database "
-				       "is unavailable; retry later"));
+			    "is unavailable; retry later"));
 		}
 		if (serve_send_response(q) != MHD_YES)
 			serve_log(s, RB_WH_LOG_WARN, "cannot queue a response",

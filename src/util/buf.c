@@ -2,13 +2,14 @@
  * buf.c - growable, optionally capped byte buffers (git's strbuf, with
  * curl's "too big" cap for anything sized by the outside world).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runbook/buf.h"

@@ -595,24 +595,24 @@ syntax_hint(struct builder *b, const yaml_parser_t *p)
 			    p->problem_mark.column;
 			if (off < b->len && b->data[off] == '\t')
 				return "indent with spaces: YAML does not "
-				       "allow tabs for indentation";
+				    "allow tabs for indentation";
 		}
 		return "quote the value if it starts with a special "
-		       "character such as @, ` or %";
+		    "character such as @, ` or %";
 	}
 	if (strstr(prob, "tab character") != NULL)
 		return "indent with spaces: YAML does not allow tabs for "
-		       "indentation";
+		    "indentation";
 	if (strstr(prob, "mapping values are not allowed") != NULL)
 		return "quote the value if it contains ': ', or check the "
-		       "indentation of this line";
+		    "indentation of this line";
 	if (strstr(prob, "did not find expected key") != NULL ||
 	    strstr(prob, "did not find expected '-'") != NULL)
 		return "check the indentation: the keys of one mapping (and "
-		       "the items of one list) must line up";
+		    "the items of one list) must line up";
 	if (strstr(prob, "could not find expected ':'") != NULL)
 		return "check for a missing ':' after a key or an unclosed "
-		       "quote";
+		    "quote";
 	if (strstr(prob, "end of stream") != NULL)
 		return "check for an unclosed quote or bracket";
 	if (strstr(prob, "did not find expected ',' or") != NULL)
