@@ -9,7 +9,8 @@
 #   PKG_CONFIG=pkg-config
 #
 # Targets: all (build/runbook), test, unit, cli-test, asan, fuzz, fuzz-smoke,
-# fault, fault-smoke, demo, deps, bench, install, uninstall, clean, format-check.
+# fault, fault-smoke, demo, deps, bench, install, uninstall, clean,
+# style-check (tests/check-style.py), layers-check, lint-man.
 
 -include config.mk
 
@@ -31,11 +32,14 @@ WARNINGS = -Wall -Wextra $(WERROR) -Wstrict-prototypes -Wmissing-prototypes \
 
 OPT ?= -O2 -g
 CFLAGS ?= $(OPT)
+# Asked once per make run (:=), not once per compiled file.
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
+DEPS_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null)
+
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) -Iinclude -Isrc \
-	-DRB_DATADIR='"$(DATADIR)"' \
-	$(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null) -MMD -MP
+	-DRB_DATADIR='"$(DATADIR)"' $(DEPS_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS)
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null) -lm
+LDLIBS += $(DEPS_LIBS) -lm
 
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -65,7 +69,7 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 .PHONY: all test unit cli-test asan fuzz fuzz-smoke fault fault-smoke \
 	fault-build demo deps check-deps bench \
-	install uninstall clean format-check lint-man
+	install uninstall clean style-check layers-check lint-man
 
 all: check-deps $(BUILD)/runbook
 
@@ -132,7 +136,7 @@ asan:
 # libFuzzer targets: clang only, with ASan+UBSan, linked against the engine.
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	$(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
+	$(DEPS_CFLAGS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(patsubst src/%.c,$(BUILD)/fuzzobj/%.o,$(filter-out src/cli/%,$(LIB_SRCS)))
 	@mkdir -p $(@D)
@@ -143,7 +147,7 @@ $(BUILD)/fuzzobj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -DRB_FUZZING \
 	    -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-	    $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null) -c -o $@ $<
+	    $(DEPS_CFLAGS) -c -o $@ $<
 
 fuzz-build: $(FUZZERS)
 
@@ -209,8 +213,17 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/runbook $(DESTDIR)$(MANDIR)/man1/runbook.1
 	rm -rf $(DESTDIR)$(DATADIR)
 
-format-check:
-	@clang-format --dry-run --Werror $(LIB_SRCS) src/main.c
+# The house style (KNF, 80 columns, function and file sizes, include
+# order, banned functions) as tests/check-style.py checks it; `make test`
+# runs it too. .clang-format is only a helper for editors.
+style-check:
+	@python3 tests/check-style.py
+
+layers-check: $(BUILD)/runbook
+	@sh tests/check-layers.sh $(BUILD)/obj
+
+lint-man:
+	mandoc -Tlint -W warning src/runbook.1
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-fuzz $(BUILD)-fault build-asan build-asan-fuzz build-asan-fault

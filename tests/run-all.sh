@@ -1,7 +1,8 @@
 #!/bin/sh
 # run-all.sh BUILD - every test layer of `make test`: unit tests, CLI tests
-# (which start their own sshd, HTTP and PostgreSQL servers), the man page
-# lint, and a short fuzz smoke run. Ends with the total "N passed, N failed".
+# (which start their own sshd, HTTP and PostgreSQL servers), the module
+# layers, the house style, the man page lint, and short fuzz and fault
+# injection smoke runs. Ends with the total "N passed, N failed".
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -76,6 +77,22 @@ out=$(sh tests/check-layers.sh "$BUILD/obj" 2>&1)
 printf '%s\n' "$out"
 note "$out" layers
 count "$(printf '%s\n' "$out" | tail -n 1)"
+
+echo "== style"
+if command -v python3 >/dev/null 2>&1; then
+	# The checker's own cases first: a checker that stopped seeing a rule
+	# would pass every file.
+	out=$(python3 tests/check-style.py --self-test 2>&1)
+	printf '%s\n' "$out" | grep -v '^ok '
+	note "$out" style
+	count "$(printf '%s\n' "$out" | tail -n 1)"
+	out=$(python3 tests/check-style.py 2>&1)
+	printf '%s\n' "$out"
+	note "$out" style
+	count "$(printf '%s\n' "$out" | tail -n 1)"
+else
+	total_s=$((total_s + 1)); echo "python3 not installed: skipped"
+fi
 
 if [ -f src/runbook.1 ]; then
 	echo "== man page"
