@@ -5,8 +5,8 @@
  * write it as separate commits (each journal call commits on its own) or
  * as one (rb_store_begin ... rb_store_commit), with or without the two
  * audit records that go with it. The floor is one raw prepared SQLite
- * INSERT per commit, as in research/baselines.md section 4. Every mode
- * runs on a fresh state.db with WAL and synchronous=FULL.
+ * INSERT per commit. Every mode runs on a fresh state.db with WAL and
+ * synchronous=FULL.
  *
  * Usage: journal-bench [-n boundaries] [-r repeats] [-d dir]
  * (dir defaults to $JOURNAL_DIR, then $TMPDIR, then /tmp).

@@ -25,9 +25,8 @@
 # Prints each variant's median wall time (min-max) over RUNS (ansible:
 # ANSIBLE_RUNS, default RUNS), each after one untimed warm-up (ansible's:
 # one task on one host), the cost per host-step, and ratios against
-# runbook. Tearing down what a run leaves (masters) is not timed. Compare
-# with /work/shared/research/baselines.md section 2 (same sshd settings:
-# SetEnv SHLVL=1 so root's ~/.bashrc does not dominate).
+# runbook. Tearing down what a run leaves (masters) is not timed. The
+# sshd sets SetEnv SHLVL=1 so that root's ~/.bashrc does not dominate.
 # RUNBOOK (default $BUILD/runbook, BUILD default build) is the binary of
 # the runbook row; ssh_bench is linked against the engine objects of its
 # build directory, which `make BUILD=...` brings up to date first.
