@@ -29,7 +29,7 @@ main(int argc, char **argv)
 	const struct cli_cmd *c;
 
 	rb_fault_init();	/* the fault-injection build only */
-	/* A closed pipe is an error return, never a signal (STYLE 13). */
+	/* A closed pipe is an error return, never a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);

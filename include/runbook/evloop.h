@@ -122,15 +122,16 @@ void rb_evloop_stop(struct rb_evloop *loop);
  * Deliver the nr signals in signals[] (e.g. SIGINT, SIGTERM, SIGCHLD) as
  * fn(loop, signo, payload) callbacks on this loop. The handlers installed
  * for them only set a volatile sig_atomic_t and write one byte to a
- * non-blocking close-on-exec self-pipe (STYLE 13); all work happens in fn.
+ * non-blocking close-on-exec self-pipe; all work happens in fn.
  * SIGCHLD is installed with SA_NOCLDSTOP. Replaces an earlier watch of this
  * loop. Only one loop per process can watch signals at a time.
  *
  * SIGPIPE: this call also sets SIGPIPE to SIG_IGN for the whole process and
  * leaves it ignored, so a write to a closed pipe or socket returns EPIPE
- * instead of killing runbook. The CLI calls rb_evloop_watch_signals() once
- * at start-up, which makes it the single place where SIGPIPE is ignored.
- * Children never inherit this: rb_proc resets every disposition (proc.h).
+ * instead of killing runbook (main() ignores it too, before any command
+ * runs). The engine (rb_run) and serve call rb_evloop_watch_signals() for
+ * the length of a run or of the listener. Children never inherit this:
+ * rb_proc resets every disposition (proc.h).
  *
  * Returns 0, or RB_EINVAL (a signal that cannot be caught, or another loop
  * is watching) / RB_EIO (no pipe), with the reason in err.

@@ -56,7 +56,7 @@
  *   process, which kills the group and reaps synchronously.
  *
  * Exit status: result.status is the exit code, or 128+N when the main
- * process was killed by signal N (STYLE 10; what $? would show).
+ * process was killed by signal N (what $? would show).
  */
 #ifndef RUNBOOK_PROC_H
 #define RUNBOOK_PROC_H

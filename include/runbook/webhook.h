@@ -17,7 +17,7 @@
  *                            and hands each queued run to a child process
  *                            `runbook run --queue-id ID --state DIR`.
  *
- * The listener never executes a step itself (STYLE 15). It is single
+ * The listener never executes a step itself. It is single
  * threaded: libmicrohttpd runs in "external epoll" mode, its epoll fd is one
  * more fd on the struct rb_evloop that also watches the run children
  * (pidfds) and SIGINT/SIGTERM. The one struct rb_store is therefore only

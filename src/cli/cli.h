@@ -1,6 +1,6 @@
 /*
  * cli.h - the command table and the helpers every subcommand shares. The
- * CLI is the only layer that prints or exits (STYLE point 1).
+ * CLI is the only layer that prints or exits.
  */
 #ifndef RUNBOOK_CLI_H
 #define RUNBOOK_CLI_H

@@ -1,7 +1,10 @@
 /*
- * engine_int.h - the scheduler's private state, shared by engine.c (the
- * DAG walk, retries, rollbacks) and step.c (starting one attempt of one
- * step and judging its result).
+ * engine_int.h - the scheduler's private state, shared by the parts of the
+ * engine: engine.c (the DAG walk, retries, rollbacks), expand.c (sub-
+ * runbooks as nodes of one graph), step.c (starting one attempt of one
+ * step and judging its result), remote.c (fan-out over inventory hosts),
+ * record.c (journal and audit writes) and resume.c (what a resumed run
+ * keeps from its journal).
  */
 #ifndef RUNBOOK_ENGINE_INT_H
 #define RUNBOOK_ENGINE_INT_H

@@ -3,7 +3,7 @@
  * loop. It bounds each request, authenticates it, routes its alerts,
  * records the outcome durably (queue + audit in state.db), answers, and
  * hands every queued run to a child process `runbook run --queue-id ID`.
- * It never executes a step itself (STYLE 15).
+ * It never executes a step itself.
  *
  * Threading: there is exactly one thread. libmicrohttpd runs in "external
  * epoll" mode (MHD_USE_EPOLL without an internal thread); its epoll fd is

@@ -4,7 +4,7 @@
  * fd events live in a table indexed by fd plus a dense pollfd array that is
  * handed to poll(2) as is; timers live in a slab with a binary min-heap on
  * (deadline, insertion order). Signals are turned into fd events by a
- * self-pipe whose handler does nothing else (STYLE 13).
+ * self-pipe whose handler does nothing else.
  *
  * Re-entrancy is the main invariant: callbacks may change any registration.
  * Ready fds are therefore copied out of the pollfd array before any callback

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Docs are tested (STYLE 18): the man page is lint-clean, its SYNOPSIS is the
+# Docs are tested: the man page is lint-clean, its SYNOPSIS is the
 # usage of every command (as `-h` prints it and as src/cli/cli.c declares
 # it), its EXIT STATUS and ENVIRONMENT cover the code, and README.md starts
 # with the two commands and walks the source tree that exists.

@@ -13,7 +13,7 @@
 #
 #   - success (the failure was absorbed, e.g. a retried SQLite allocation);
 #   - a clean error: exit 1, 2, 5 or 130 with a "runbook: error:" line;
-#   - for a failed xmalloc, the documented death (STYLE 8): the one line
+#   - for a failed xmalloc, the documented death: the one line
 #     "runbook: fatal: out of memory", SIGABRT (exit 134), nothing else;
 #
 # never a crash or a sanitizer report (leaks included: LeakSanitizer checks

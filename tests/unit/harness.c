@@ -1,9 +1,10 @@
 /*
  * harness.c - runs every registered unit test and prints "N passed, N failed".
  *
- * Tests are found by scanning the object files' symbols at build time
- * (tests/unit/gen-list.sh writes build/unit-list.h); each runs in order, and
- * a failing assertion ends only its own test.
+ * Tests are found at build time: the Makefile greps every
+ * `test_<area>_<file>__<case>(void)` definition under tests/unit/ into
+ * build/unit-list.h. Each runs in order, and a failing assertion ends only
+ * its own test.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * harness.h - the unit-test harness: assert macros that print file:line and
- * both values, and a registry filled by tests/unit/gen-list.sh.
+ * both values, and a registry the Makefile fills (build/unit-list.h).
  *
  * A test is a function `void test_<area>_<file>__<case>(void)` in
  * tests/unit/<area>/<file>.c; the build collects them automatically.
