@@ -53,8 +53,6 @@ void rb_diag_hint(struct rb_diags *d, const char *fmt, ...)
 
 /* Stable sort by file, line, column (insertion order kept among equals). */
 void rb_diags_sort(struct rb_diags *d);
-/* Move every diagnostic of src to the end of dst. */
-void rb_diags_move(struct rb_diags *dst, struct rb_diags *src);
 /*
  * Append all diagnostics in the compiler form, one per line:
  *   file:line:col: error: msg

@@ -194,6 +194,7 @@ int
 cli_load_inventory(struct rb_inventory **out, const char *path)
 {
 	struct rb_diags diags = RB_DIAGS_INIT;
+	size_t ndiags;
 	int r;
 
 	*out = NULL;
@@ -206,8 +207,9 @@ cli_load_inventory(struct rb_inventory **out, const char *path)
 	}
 	r = rb_inventory_load(out, path, &diags);
 	cli_print_diags(&diags);
+	ndiags = diags.nr;	/* the release zeroes it */
 	rb_diags_release(&diags);
-	if (r == RB_ENOTFOUND && diags.nr == 0)
+	if (r == RB_ENOTFOUND && ndiags == 0)
 		return cli_error("cannot read inventory '%s': no such file",
 		    path);
 	return r == 0 ? RB_EXIT_OK : RB_EXIT_USAGE;

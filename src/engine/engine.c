@@ -933,10 +933,9 @@ rb_run(struct rb_run_result *out, const struct rb_runbook *rb,
 
 		if (t->kind == NODE_SUB_START)
 			continue;
-		if (t->status == RB_ST_PENDING) {
-			t->status = e.interrupted ? RB_ST_NOT_RUN :
-			    RB_ST_NOT_RUN;
-		}
+		/* Never started, whether interrupted or cut short. */
+		if (t->status == RB_ST_PENDING)
+			t->status = RB_ST_NOT_RUN;
 		if (t->status == RB_ST_SUCCEEDED)
 			out->nsucceeded++;
 		else if (t->status == RB_ST_SKIPPED)

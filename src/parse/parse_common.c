@@ -399,18 +399,6 @@ parse_expr(struct rb_diags *d, const struct rb_node *n, const char *key,
 	return 0;
 }
 
-void
-parse_kv_free(struct rb_kv *kv, size_t n)
-{
-	size_t i;
-
-	for (i = 0; kv != NULL && i < n; i++) {
-		free(kv[i].key);
-		rb_tmpl_free(kv[i].value);
-	}
-	free(kv);
-}
-
 int
 parse_kv_map(struct rb_diags *d, const struct rb_node *n, const char *key,
     bool env_names, struct rb_kv **out, size_t *nout)

@@ -93,7 +93,6 @@ int parse_expr(struct rb_diags *d, const struct rb_node *n, const char *key,
  */
 int parse_kv_map(struct rb_diags *d, const struct rb_node *n, const char *key,
     bool env_names, struct rb_kv **out, size_t *nout);
-void parse_kv_free(struct rb_kv *kv, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* Names */

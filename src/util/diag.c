@@ -97,23 +97,6 @@ rb_diags_sort(struct rb_diags *d)
 	}
 }
 
-void
-rb_diags_move(struct rb_diags *dst, struct rb_diags *src)
-{
-	size_t i;
-
-	for (i = 0; i < src->nr; i++) {
-		RB_ALLOC_GROW(dst->v, dst->nr + 1, dst->alloc);
-		dst->v[dst->nr++] = src->v[i];
-	}
-	dst->nerrors += src->nerrors;
-	dst->nwarnings += src->nwarnings;
-	free(src->v);
-	src->v = NULL;
-	src->nr = src->alloc = 0;
-	src->nerrors = src->nwarnings = 0;
-}
-
 /* "file:line:col: " (or less when parts are unknown). */
 static void
 add_prefix(struct rb_buf *out, const struct rb_diag *x)
