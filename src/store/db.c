@@ -24,6 +24,7 @@
 #include "runbook/buf.h"
 #include "runbook/error.h"
 #include "runbook/store.h"
+#include "runbook/util.h"
 #include "store/store_int.h"
 #include "runbook/banned.h"
 
@@ -680,18 +681,40 @@ user_version(struct rb_store *st, int *out)
 	return r;
 }
 
-/* Switch to WAL; the answer is the mode in force, which must be "wal". */
+/*
+ * Switch to WAL; the answer is the mode in force, which must be "wal".
+ *
+ * Changing the journal mode of a fresh database takes an exclusive lock,
+ * and SQLite answers SQLITE_BUSY at once, without calling the busy handler,
+ * when waiting could deadlock: two processes opening a new state directory
+ * together each hold a shared lock and want the exclusive one. One of them
+ * wins; the other must let go (reset the statement) and ask again, when it
+ * finds the database in WAL mode already. So retry, with a growing sleep,
+ * for as long as the busy timeout.
+ */
 static int
 set_wal(struct rb_store *st)
 {
 	sqlite3_stmt *s = NULL;
 	const char *mode;
+	int64_t deadline = rb_now_ms() + RB_STORE_BUSY_TIMEOUT_MS;
+	useconds_t nap = 1000;
 	int rc, r = 0;
 
-	rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &s,
-	    NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
+	for (;;) {
+		/* Preparing reads the schema, which can be busy too. */
+		rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1,
+		    &s, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(s);
+		if ((rc & 0xff) != SQLITE_BUSY || rb_now_ms() >= deadline)
+			break;
+		sqlite3_finalize(s);
+		s = NULL;
+		usleep(nap);
+		if (nap < 64000)
+			nap *= 2;
+	}
 	if (rc != SQLITE_ROW && ((rc & 0xff) == SQLITE_READONLY ||
 	    (rc & 0xff) == SQLITE_CANTOPEN)) {
 		/* The file is writable, its directory is not. */
