@@ -11,6 +11,7 @@
 #include "runbook/model.h"
 #include "runbook/node.h"
 #include "runbook/strvec.h"
+#include "paths.h"
 #include "runbook/banned.h"
 
 const char *
@@ -389,11 +390,9 @@ rb_runbook_search_path(struct rb_strvec *out)
 			rb_strvec_push_nodup(out, xstrndup(env, n));
 		env = colon != NULL ? colon + 1 : NULL;
 	}
-#ifdef RB_DATADIR
-	/* What `make install` put in place comes last. */
+	/* What `make install` put in place comes last (paths.h). */
 	rb_strvec_push(out, RB_DATADIR "/runbooks");
 	rb_strvec_push(out, RB_DATADIR "/playbooks");
-#endif
 }
 
 static bool

@@ -10,6 +10,7 @@
 #include "runbook/error.h"
 #include "runbook/model.h"
 #include "runbook/strvec.h"
+#include "paths.h"
 
 void test_model_model__action_names(void);
 void test_model_model__readonly(void);
