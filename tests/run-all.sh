@@ -105,13 +105,33 @@ if [ -f src/runbook.1 ]; then
 man: mandoc -Tlint FAILED"
 		fi
 	else
-		total_s=$((total_s + 1)); echo "mandoc not installed: skipped"
+		total_s=$((total_s + 1)); echo "mandoc not installed (package mandoc): skipped"
 	fi
 fi
 
+# The fuzz and fault layers need clang and its sanitizer and libFuzzer
+# runtimes; without them they are skipped, naming the missing package.
+sanitizer_toolchain() {
+	if ! command -v clang >/dev/null 2>&1; then
+		echo "clang not installed (package clang)"
+		return 1
+	fi
+	d=$(mktemp -d "${TMPDIR:-/tmp}/rb-probe.XXXXXX") || return 1
+	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n)\n{ (void)d; return (int)n & 0; }\n' \
+	    >"$d/probe.c"
+	if ! clang -fsanitize=fuzzer,address,undefined -o "$d/probe" \
+	    "$d/probe.c" >/dev/null 2>&1; then
+		rm -rf "$d"
+		echo "clang cannot link libFuzzer/sanitizer programs (package libclang-rt-dev)"
+		return 1
+	fi
+	rm -rf "$d"
+	return 0
+}
+
 if [ -z "${SKIP_FUZZ:-}" ] && [ -n "$(ls tests/fuzz/fuzz_*.c 2>/dev/null)" ]; then
 	echo "== fuzz smoke"
-	if command -v clang >/dev/null 2>&1; then
+	if why=$(sanitizer_toolchain); then
 		out=$(make --no-print-directory fuzz-smoke BUILD="$BUILD-fuzz" 2>&1)
 		code=$?
 		printf '%s\n' "$out" | tail -n 20
@@ -120,13 +140,13 @@ if [ -z "${SKIP_FUZZ:-}" ] && [ -n "$(ls tests/fuzz/fuzz_*.c 2>/dev/null)" ]; th
 		count "$last"
 		[ "$code" -ne 0 ] && [ "${f:-0}" -eq 0 ] && total_f=$((total_f + 1))
 	else
-		total_s=$((total_s + 1)); echo "clang not installed: skipped"
+		total_s=$((total_s + 1)); echo "$why: skipped"
 	fi
 fi
 
 if [ -z "${SKIP_FAULT:-}" ] && [ -f tests/fault/run.sh ]; then
 	echo "== fault injection smoke"
-	if command -v clang >/dev/null 2>&1; then
+	if why=$(sanitizer_toolchain); then
 		out=$(make --no-print-directory fault-smoke BUILD="$BUILD" 2>&1)
 		code=$?
 		printf '%s\n' "$out" | grep -v '^  \(CC\|LD\) ' | tail -n 30
@@ -135,7 +155,7 @@ if [ -z "${SKIP_FAULT:-}" ] && [ -f tests/fault/run.sh ]; then
 		count "$last"
 		[ "$code" -ne 0 ] && [ "${f:-0}" -eq 0 ] && total_f=$((total_f + 1))
 	else
-		total_s=$((total_s + 1)); echo "clang not installed: skipped"
+		total_s=$((total_s + 1)); echo "$why: skipped"
 	fi
 fi
 

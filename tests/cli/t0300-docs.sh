@@ -102,7 +102,7 @@ if [ -n "$have_mandoc" ]; then
 		done
 	'
 else
-	test_skip 'runbook.1 checks' 'mandoc is not installed'
+	test_skip 'runbook.1 checks' 'mandoc is not installed (package mandoc)'
 fi
 
 test_expect_success 'README.md begins with make demo and make test' '

@@ -58,11 +58,18 @@ test_expect_success 'runbooks whose inputs are all optional succeed on a plain m
 	"$RUNBOOK" run performance-degradation $HOST_OK 2>err
 '
 
-if ! demo_env_start >"$TEST_TMP/demo-env.log" 2>&1; then
+if ! demo_pg_bindir >/dev/null || ! command -v psql >/dev/null 2>&1; then
+	why="PostgreSQL is not installed (packages postgresql, postgresql-client)"
+elif ! demo_env_start >"$TEST_TMP/demo-env.log" 2>&1; then
 	cat "$TEST_TMP/demo-env.log" >&2
+	why="it did not start"
+else
+	why=""
+fi
+if [ -n "$why" ]; then
 	for t in db-connection high-error-rate performance-degradation \
 	    outage-response maintenance-window playbooks; do
-		test_skip "$t against the demo environment" "it did not start"
+		test_skip "$t against the demo environment" "$why"
 	done
 	test_done
 fi
