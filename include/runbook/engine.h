@@ -93,6 +93,13 @@ struct rb_event {
 	enum rb_run_status run_status;	/* RUN_FINISHED */
 	int nrunning;			/* TICK: steps running now */
 	bool dry_run;
+	/*
+	 * A step on inventory hosts has an event per host, then one FINISHED
+	 * with host = its target (a host or a group) that judges them all:
+	 * that one has nhosts > 0 and no output of its own. 0 otherwise.
+	 */
+	int nhosts;
+	bool resumed;			/* RUN_STARTED: continues a journaled run */
 };
 
 typedef void (*rb_event_fn)(const struct rb_event *ev, void *payload);

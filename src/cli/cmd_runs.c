@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "cli/render.h"
 #include "runbook/journal.h"
 #include "runbook/store.h"
 #include "runbook/banned.h"
@@ -87,26 +88,27 @@ cmd_runs(int argc, char **argv)
 	struct rb_journal_filter f = RB_JOURNAL_FILTER_INIT;
 	struct rb_journal_run_list list = RB_JOURNAL_RUN_LIST_INIT;
 	struct rb_store *st = NULL;
-	const char *state = NULL;
+	const char *state = NULL, *want = NULL;
 	bool json = false;
 	long long n;
-	size_t i;
+	size_t i, limit = f.limit, shown = 0;
 	int c, ex = RB_EXIT_USAGE;
 
 	while ((c = getopt_long(argc, argv, "n:r:s:o:S:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (rb_parse_int(&n, optarg, 0, 1000000) != 0) {
-				cli_error("bad --limit '%s'", optarg);
+			if (rb_parse_int(&n, optarg, 1, 1000000) != 0) {
+				cli_error("bad --limit '%s': a number of runs "
+				    "from 1 to 1000000", optarg);
 				return RB_EXIT_USAGE;
 			}
-			f.limit = (size_t)n;
+			limit = (size_t)n;
 			break;
 		case 'r':
 			f.runbook = optarg;
 			break;
 		case 's':
-			f.status = optarg;
+			want = optarg;
 			break;
 		case 'o':
 			json = strcmp(optarg, "json") == 0;
@@ -129,11 +131,31 @@ cmd_runs(int argc, char **argv)
 		cli_usage(stderr, "runs");
 		return RB_EXIT_USAGE;
 	}
-	if (f.status != NULL && !rb_journal_run_status_valid(f.status)) {
-		cli_error("unknown run status '%s'", f.status);
-		cli_hint("use running, succeeded, failed, rollback_failed, "
-		    "paused, interrupted or refused");
+	if (want != NULL && strcmp(want, "refused") == 0) {
+		cli_error("no run has the status 'refused': a refused run "
+		    "never starts, so it is not in the journal");
+		cli_hint("refusals are in the audit log: runbook audit export");
 		return RB_EXIT_USAGE;
+	}
+	if (want != NULL && strcmp(want, "crashed") != 0 &&
+	    !rb_journal_run_status_valid(want)) {
+		cli_error("unknown run status '%s'", want);
+		cli_hint("use running, crashed, succeeded, failed, "
+		    "rollback_failed, paused or interrupted");
+		return RB_EXIT_USAGE;
+	}
+	/*
+	 * "crashed" is "running" with its process gone, which only a look at
+	 * the process tells: take every running run and sort them here. One
+	 * more than the limit says whether there are more.
+	 */
+	if (want != NULL && (strcmp(want, "crashed") == 0 ||
+	    strcmp(want, "running") == 0)) {
+		f.status = "running";
+		f.limit = 0;
+	} else {
+		f.status = want;
+		f.limit = limit + 1;
 	}
 	if ((ex = cli_open_store(&st, state)) != 0)
 		return ex;
@@ -142,13 +164,20 @@ cmd_runs(int argc, char **argv)
 		ex = RB_EXIT_FAILED;
 		goto out;
 	}
-	if (!json && list.nr > 0)
+	for (i = 0; i < list.nr; i++)
+		if (want == NULL || strcmp(shown_status(&list.runs[i]),
+		    want) == 0)
+			shown++;
+	if (!json && shown > 0)
 		printf("%-26s %-22s %-15s %-24s %9s  %s\n", "RUN", "RUNBOOK",
 		    "STATUS", "STARTED", "DURATION", "TRIGGER");
-	for (i = 0; i < list.nr; i++) {
+	for (i = 0, n = 0; i < list.nr && (size_t)n < limit; i++) {
 		const struct rb_journal_run *r = &list.runs[i];
 		char t[40], d[32];
 
+		if (want != NULL && strcmp(shown_status(r), want) != 0)
+			continue;
+		n++;
 		if (json) {
 			json_t *o = run_json(r);
 			char *s = json_dumps(o, JSON_COMPACT);
@@ -164,6 +193,11 @@ cmd_runs(int argc, char **argv)
 		printf("%-26s %-22s %-15s %-24s %9s  %s\n", r->run_id,
 		    r->runbook, shown_status(r), t, d,
 		    r->trigger ? r->trigger : "-");
+	}
+	if (!json && shown > limit) {
+		fflush(stdout);
+		cli_hint("only the %zu most recent run%s shown; --limit N "
+		    "shows more", limit, limit == 1 ? " is" : "s are");
 	}
 	ex = RB_EXIT_OK;
 out:
@@ -338,7 +372,7 @@ cmd_show(int argc, char **argv)
 		if (step != NULL || (strcmp(a->status, "succeeded") != 0 &&
 		    strcmp(a->status, "skipped") != 0)) {
 			if (a->command != NULL)
-				printf("    $ %s\n", a->command);
+				render_command(stdout, "    ", a->command);
 			print_tail("stdout", a->stdout_tail, a->stdout_len,
 			    a->stdout_total);
 			print_tail("stderr", a->stderr_tail, a->stderr_len,

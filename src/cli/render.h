@@ -24,6 +24,11 @@ void render_event(const struct rb_event *ev, void *payload);
 /* Print the summary table (text modes only). */
 void render_summary(struct render *r);
 void render_free(struct render *r);
+/*
+ * A command as a reader would type it: every line after indent and "$ ",
+ * without the empty last line of a YAML block scalar.
+ */
+void render_command(FILE *f, const char *indent, const char *command);
 /* One event as a JSON line on f (render_json.c). */
 void render_json_event(const struct rb_event *ev, FILE *f);
 

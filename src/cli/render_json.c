@@ -40,6 +40,7 @@ render_json_event(const struct rb_event *ev, FILE *f)
 	case RB_EV_RUN_STARTED:
 		set_str(o, "runbook", ev->runbook);
 		json_object_set_new(o, "dry_run", json_boolean(ev->dry_run));
+		json_object_set_new(o, "resumed", json_boolean(ev->resumed));
 		break;
 	case RB_EV_RUN_FINISHED:
 		set_str(o, "runbook", ev->runbook);
@@ -79,6 +80,9 @@ render_json_event(const struct rb_event *ev, FILE *f)
 			    json_integer((json_int_t)ev->out_total));
 			json_object_set_new(o, "stderr_bytes",
 			    json_integer((json_int_t)ev->err_total));
+			if (ev->nhosts > 0)
+				json_object_set_new(o, "hosts",
+				    json_integer(ev->nhosts));
 		}
 		if (ev->type == RB_EV_STEP_RETRY)
 			json_object_set_new(o, "delay_ms",

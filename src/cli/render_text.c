@@ -1,8 +1,8 @@
 /*
  * render_text.c - engine events as text: on a TTY a live line per running
  * step with its elapsed time and attempt, redrawn in place; otherwise one
- * plain line per event. Both end with a summary table. NO_COLOR and
- * TERM=dumb turn colour off.
+ * plain line per event. Both end with a summary table. NO_COLOR turns
+ * colour off (only colour); TERM=dumb turns off colour and the live lines.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,8 @@ struct row {
 	int64_t duration_ms;
 	int64_t started;	/* wall ms, while running */
 	char *action;
+	bool on_host;		/* ran on an inventory host (a grid row) */
+	bool verdict;		/* the judgement over a step's hosts */
 };
 
 struct render {
@@ -40,6 +42,15 @@ struct render {
 };
 
 
+/* A terminal that cannot move the cursor (TERM unset or dumb). */
+static bool
+dumb_term(void)
+{
+	const char *term = getenv("TERM");
+
+	return term == NULL || *term == '\0' || strcmp(term, "dumb") == 0;
+}
+
 struct render *
 render_new(enum render_mode mode, FILE *f, bool verbose)
 {
@@ -49,7 +60,7 @@ render_new(enum render_mode mode, FILE *f, bool verbose)
 	r->f = f;
 	r->verbose = verbose;
 	r->color = mode != RENDER_JSON && cli_use_color(f);
-	r->live = mode == RENDER_AUTO && isatty(fileno(f)) && r->color;
+	r->live = mode == RENDER_AUTO && isatty(fileno(f)) && !dumb_term();
 	return r;
 }
 
@@ -192,6 +203,21 @@ print_tail(struct render *r, const char *label, const char *tail,
 	}
 }
 
+void
+render_command(FILE *f, const char *indent, const char *command)
+{
+	const char *c = command, *nl;
+
+	for (;;) {
+		nl = strchr(c, '\n');
+		fprintf(f, "%s$ %.*s\n", indent,
+		    nl != NULL ? (int)(nl - c) : (int)strlen(c), c);
+		if (nl == NULL || nl[1] == '\0')
+			break;
+		c = nl + 1;
+	}
+}
+
 static void
 step_line(struct render *r, const struct rb_event *ev, const char *what)
 {
@@ -228,10 +254,11 @@ render_event(const struct rb_event *ev, void *payload)
 		snprintf(r->run_id, sizeof(r->run_id), "%s", ev->run_id);
 		snprintf(r->runbook, sizeof(r->runbook), "%s", ev->runbook);
 		r->dry_run = ev->dry_run;
-		fprintf(r->f, "%srunbook%s: %s '%s' started, run %s%s\n",
+		fprintf(r->f, "%srunbook%s: %s '%s' %s, run %s\n",
 		    col(r, "\033[1m"), col(r, "\033[0m"),
 		    ev->dry_run ? "dry run (checks only) of" : "run of",
-		    ev->runbook, ev->run_id, "");
+		    ev->runbook, ev->resumed ? "resumed" : "started",
+		    ev->run_id);
 		break;
 	case RB_EV_STEP_STARTED:
 	case RB_EV_ROLLBACK_STARTED:
@@ -239,6 +266,8 @@ render_event(const struct rb_event *ev, void *payload)
 		w->status = RB_ST_RUNNING;
 		w->attempts = ev->attempt;
 		w->started = ev->ts;
+		if (ev->host != NULL && strcmp(ev->host, "local") != 0)
+			w->on_host = true;
 		if (!r->live || r->verbose) {
 			step_line(r, ev, "start");
 			if (ev->attempt > 1)
@@ -246,21 +275,17 @@ render_event(const struct rb_event *ev, void *payload)
 				    ev->max_attempts);
 			fputc('\n', r->f);
 		}
-		if (r->verbose && ev->command != NULL) {
-			const char *c = ev->command, *nl;
-
-			/* Multi-line commands keep their shape, indented. */
-			fprintf(r->f, "    $ ");
-			while ((nl = strchr(c, '\n')) != NULL) {
-				fprintf(r->f, "%.*s\n      ", (int)(nl - c), c);
-				c = nl + 1;
-			}
-			fprintf(r->f, "%s\n", c);
-		}
+		if (r->verbose && ev->command != NULL)
+			render_command(r->f, "    ", ev->command);
 		break;
 	case RB_EV_STEP_OUTPUT:
-		fprintf(r->f, "    %s %s\n", ev->stream == 2 ? "!" : "|",
-		    ev->line);
+		/* Hosts run at once: each line says whose it is. */
+		if (ev->host != NULL && strcmp(ev->host, "local") != 0)
+			fprintf(r->f, "    %s %s %s\n", ev->host,
+			    ev->stream == 2 ? "!" : "|", ev->line);
+		else
+			fprintf(r->f, "    %s %s\n", ev->stream == 2 ? "!" : "|",
+			    ev->line);
 		break;
 	case RB_EV_STEP_RETRY:
 		w = find_row(r, ev, true);
@@ -274,7 +299,11 @@ render_event(const struct rb_event *ev, void *payload)
 	case RB_EV_STEP_SKIPPED:
 		w = find_row(r, ev, true);
 		w->status = ev->status;
-		step_line(r, ev, "skip");
+		/* Carried over from before a resume: what it took then. */
+		w->attempts = ev->attempt;
+		w->duration_ms = ev->duration_ms;
+		step_line(r, ev, ev->status == RB_ST_SKIPPED ||
+		    ev->status == RB_ST_NOT_RUN ? "skip" : "done");
 		if (ev->reason != NULL)
 			fprintf(r->f, ": %s", ev->reason);
 		fputc('\n', r->f);
@@ -285,6 +314,12 @@ render_event(const struct rb_event *ev, void *payload)
 		w->status = ev->status;
 		w->attempts = ev->attempt;
 		w->duration_ms = ev->duration_ms;
+		if (ev->nhosts > 0) {
+			w->verdict = true;
+			/* One host: its own line has said it all. */
+			if (ev->nhosts == 1)
+				break;
+		}
 		fmt_ms(d, sizeof(d), ev->duration_ms);
 		step_line(r, ev, ev->status == RB_ST_SUCCEEDED ? "ok" :
 		    rb_status_name(ev->status));
@@ -347,8 +382,7 @@ grid(struct render *r)
 		const struct row *w = &r->rows[i];
 		bool seen = false;
 
-		if (strcmp(w->host, "local") == 0 ||
-		    strcmp(w->phase, "main") != 0)
+		if (!w->on_host || strcmp(w->phase, "main") != 0)
 			continue;
 		for (j = 0; j < hosts.nr && !seen; j++)
 			seen = strcmp(hosts.v[j], w->host) == 0;
@@ -378,7 +412,8 @@ grid(struct render *r)
 			    strlen(steps.v[k]) : 4);
 
 			for (i = 0; i < r->nrows; i++)
-				if (strcmp(r->rows[i].host, hosts.v[j]) == 0 &&
+				if (r->rows[i].on_host &&
+				    strcmp(r->rows[i].host, hosts.v[j]) == 0 &&
 				    strcmp(r->rows[i].step, steps.v[k]) == 0 &&
 				    strcmp(r->rows[i].phase, "main") == 0)
 					st = r->rows[i].status;
@@ -392,6 +427,40 @@ out:
 	rb_strvec_release(&steps);
 }
 
+/* A row the table leaves out: a group's verdict (its hosts have rows). */
+static bool
+hidden_row(const struct row *w)
+{
+	return w->verdict && !w->on_host;
+}
+
+/*
+ * Whether a row counts as one step in the run's totals: main-phase rows
+ * only (not rollbacks or on_failure), and for a step on hosts its verdict,
+ * not each host (a host row counts only while there is no verdict yet).
+ */
+static bool
+counts_as_step(const struct render *r, const struct row *w)
+{
+	size_t i;
+
+	if (strcmp(w->phase, "main") != 0)
+		return false;
+	if (w->verdict || !w->on_host)
+		return true;
+	for (i = 0; i < r->nrows; i++)
+		if (r->rows[i].verdict && strcmp(r->rows[i].step, w->step) == 0 &&
+		    strcmp(r->rows[i].phase, "main") == 0)
+			return false;
+	for (i = 0; i < r->nrows; i++)
+		if (&r->rows[i] != w && r->rows[i].on_host &&
+		    strcmp(r->rows[i].step, w->step) == 0 &&
+		    strcmp(r->rows[i].phase, "main") == 0)
+			/* Several hosts, no verdict: the first stands for all. */
+			return &r->rows[i] > w;
+	return true;
+}
+
 void
 render_summary(struct render *r)
 {
@@ -403,7 +472,11 @@ render_summary(struct render *r)
 	clear_live(r);
 	for (i = 0; i < r->nrows; i++) {
 		const struct row *w = &r->rows[i];
-		size_t n = strlen(w->step) + (strcmp(w->phase, "main") != 0 ?
+		size_t n;
+
+		if (hidden_row(w))
+			continue;
+		n = strlen(w->step) + (strcmp(w->phase, "main") != 0 ?
 		    strlen(w->phase) + 3 : 0);
 
 		if (n > wstep)
@@ -420,6 +493,17 @@ render_summary(struct render *r)
 		const struct row *w = &r->rows[i];
 		char name[256], d[32];
 
+		if (counts_as_step(r, w)) {
+			if (w->status == RB_ST_SUCCEEDED)
+				ok++;
+			else if (w->status == RB_ST_SKIPPED)
+				skipped++;
+			else if (w->status == RB_ST_FAILED ||
+			    w->status == RB_ST_TIMED_OUT)
+				failed++;
+		}
+		if (hidden_row(w))
+			continue;
 		if (strcmp(w->phase, "main") != 0)
 			snprintf(name, sizeof(name), "%s (%s)", w->step,
 			    w->phase);
@@ -433,13 +517,6 @@ render_summary(struct render *r)
 		    name, (int)whost, w->host, status_color(r, w->status),
 		    rb_status_name(w->status), col(r, "\033[0m"), w->attempts,
 		    d);
-		if (w->status == RB_ST_SUCCEEDED)
-			ok++;
-		else if (w->status == RB_ST_SKIPPED)
-			skipped++;
-		else if (w->status == RB_ST_FAILED ||
-		    w->status == RB_ST_TIMED_OUT)
-			failed++;
 	}
 	grid(r);
 	if (r->finished)

@@ -193,10 +193,18 @@ engine_emit(struct engine *e, enum rb_event_type type, struct task *t)
 			ev.err_tail = tail_of(h->err, h->err_len);
 			ev.out_total = h->out_total;
 			ev.err_total = h->err_total;
+		} else if (t->hosts != NULL && t->nhosts > 0 &&
+		    (type == RB_EV_STEP_FINISHED ||
+		    type == RB_EV_ROLLBACK_FINISHED)) {
+			/* The verdict over the hosts: their output is theirs. */
+			ev.nhosts = (int)t->nhosts;
+			ev.out_tail = ev.err_tail = NULL;
+			ev.out_total = ev.err_total = 0;
 		}
 	}
 	if (type == RB_EV_TICK)
 		ev.nrunning = (int)e->nactive;
+	ev.resumed = e->opts->resume != NULL;
 	e->opts->on_event(&ev, e->opts->payload);
 }
 

@@ -359,6 +359,37 @@ remote_env(struct rb_strvec *env, struct hostrun *h, struct rb_error *err)
 	return r;
 }
 
+/* One line of a host's live output, as RB_EV_STEP_OUTPUT (-v). */
+static void
+host_line(struct rb_ssh_exec *x, int stream, const char *line, size_t len,
+    void *payload)
+{
+	struct hostrun *h = payload;
+	struct task *t = h->t;
+	struct engine *e = t->e;
+	struct rb_event ev;
+	char *l = xstrndup(line, len);
+
+	(void)x;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = RB_EV_STEP_OUTPUT;
+	ev.ts = rb_wall_ms();
+	ev.run_id = e->run_id;
+	ev.runbook = e->rb->name;
+	ev.step_id = t->phase == RB_PHASE_ROLLBACK && t->parent ?
+	    t->parent->step->id : t->step->id;
+	ev.action = rb_action_name(t->step->action);
+	ev.host = h->host->name;
+	ev.phase = t->phase;
+	ev.attempt = h->attempt;
+	ev.max_attempts = t->max_attempts;
+	ev.exit_code = -1;
+	ev.line = l;
+	ev.stream = stream;
+	e->opts->on_event(&ev, e->opts->payload);
+	free(l);
+}
+
 static void
 host_start(struct hostrun *h)
 {
@@ -405,6 +436,8 @@ host_start(struct hostrun *h)
 	cmd.workdir = s->workdir != NULL ? wd.buf : NULL;
 	cmd.timeout_ms = s->timeout_ms;
 	cmd.on_done = host_done;
+	if (e->opts->stream_output && e->opts->on_event != NULL)
+		cmd.on_line = host_line;
 	cmd.payload = h;
 	if (rb_ssh_exec_start(&h->x, pool, h->host, &cmd, &err) == 0)
 		goto out;

@@ -11,7 +11,9 @@
 
 #include <jansson.h>
 
+#include "runbook/diag.h"
 #include "runbook/error.h"
+#include "runbook/expr.h"
 #include "runbook/plan.h"
 #include "runbook/util.h"
 #include "runbook/banned.h"
@@ -269,6 +271,86 @@ retries_json(const struct rb_retries *rt)
 	return o;
 }
 
+/* What skip_reason() learns from the names a `when` uses. */
+struct empty_names {
+	const struct rb_scope *scope;
+	struct rb_buf *out;
+	size_t n;
+};
+
+/* rb_resolve_fn: note each params.X or env.X that is empty or unset. */
+static int
+note_empty(enum rb_type *out_type, const struct rb_name_ref *ref,
+    void *payload)
+{
+	struct empty_names *en = payload;
+	struct rb_value v = RB_VALUE_INIT;
+
+	*out_type = RB_TYPE_ANY;
+	if (ref->npath != 2 || (strcmp(ref->path[0], "params") != 0 &&
+	    strcmp(ref->path[0], "env") != 0))
+		return 0;
+	if (rb_scope_lookup(&v, ref->path, ref->npath,
+	    (void *)en->scope) == 0 &&
+	    (v.type == RB_VAL_NULL || (v.type == RB_VAL_STR && v.len == 0))) {
+		rb_buf_addf(en->out, "%s%s.%s is %s", en->n++ ? ", " : "",
+		    ref->path[0], ref->path[1], strcmp(ref->path[0], "env") ==
+		    0 && v.type == RB_VAL_NULL ? "not set" : "empty");
+	}
+	rb_value_release(&v);
+	return 0;
+}
+
+/*
+ * Why a step will be skipped whatever happens before it: its `when` is
+ * already false with these params and this environment (a `when` that
+ * needs a step's result is not decided here). Sets *out to the reason
+ * ("params.x is empty") or leaves it empty.
+ */
+static void
+skip_reason(struct rb_buf *out, const struct rb_step *s,
+    const struct rb_scope *scope)
+{
+	struct rb_value v = RB_VALUE_INIT;
+	struct rb_error err = RB_ERROR_INIT;
+	struct rb_diags d = RB_DIAGS_INIT;
+	struct empty_names en = { scope, out, 0 };
+
+	rb_buf_reset(out);
+	if (s->when == NULL || rb_expr_eval(&v, s->when, rb_scope_lookup,
+	    (void *)scope, &err) != 0 || v.type == RB_VAL_UNKNOWN ||
+	    rb_value_truthy(&v))
+		goto out;
+	rb_expr_check(s->when, note_empty, &en, &d);
+	if (en.n == 0)
+		rb_buf_adds(out, "its condition is false with these params");
+out:
+	rb_value_release(&v);
+	rb_diags_release(&d);
+}
+
+/*
+ * Drop the "skip" notes from a copy of the plan before it is hashed: they
+ * depend on the environment of whoever looks (env.* in a `when`), and the
+ * digest must be the same for the reviewer and the runner.
+ */
+static void
+strip_skips(json_t *steps)
+{
+	size_t i;
+	json_t *st;
+
+	json_array_foreach(steps, i, st) {
+		json_t *rbk = json_object_get(st, "rollback");
+
+		json_object_del(st, "skip");
+		if (json_is_object(rbk))
+			json_object_del(rbk, "skip");
+		strip_skips(json_object_get(json_object_get(st, "runbook"),
+		    "steps"));
+	}
+}
+
 static void sub_plan(json_t *x, const struct rb_step *s,
     const struct rb_runbook *rb, const struct rb_inventory *inv,
     const struct rb_scope *scope, int depth);
@@ -299,6 +381,9 @@ step_json(json_t **out, const struct rb_step *s, const struct rb_runbook *rb,
 	needs = NULL;
 	json_object_set_new(o, "when",
 	    s->when ? json_string(rb_expr_source(s->when)) : json_null());
+	skip_reason(tmp, s, scope);
+	if (tmp->len > 0)
+		json_object_set_new(o, "skip", jbuf(tmp));
 	json_object_set_new(o, "until",
 	    s->until ? json_string(rb_expr_source(s->until)) : json_null());
 	json_object_set_new(o, "timeout", jduration(s->timeout_ms));
@@ -448,7 +533,7 @@ plan_build(struct rb_plan **out, const struct rb_runbook *rb,
 	struct rb_buf tmp = RB_BUF_INIT;
 	struct rb_plan *plan = NULL;
 	json_t *root = json_object(), *steps = json_array(), *of = json_array();
-	json_t *pj = json_object();
+	json_t *pj = json_object(), *hashed = NULL;
 	char *canon = NULL;
 	size_t i, *order = NULL;
 	int r;
@@ -512,7 +597,10 @@ plan_build(struct rb_plan **out, const struct rb_runbook *rb,
 	of = NULL;
 
 	plan = xcalloc(1, sizeof(*plan));
-	canon = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	hashed = json_deep_copy(root);
+	strip_skips(json_object_get(hashed, "steps"));
+	strip_skips(json_object_get(hashed, "on_failure"));
+	canon = json_dumps(hashed, JSON_COMPACT | JSON_SORT_KEYS);
 	if (canon == NULL) {
 		r = rb_error_set(err, RB_ERROR, "cannot serialise the plan");
 		goto out;
@@ -528,6 +616,7 @@ out:
 	free(order);
 	free(canon);
 	free(plan);
+	json_decref(hashed);
 	json_decref(root);
 	json_decref(steps);
 	json_decref(of);
@@ -664,6 +753,12 @@ text_step(struct rb_buf *out, const json_t *s, const char *indent)
 		rb_buf_addf(out, "%s# %s\n", pre, jget(s, "name"));
 	if (jget(s, "when") != NULL)
 		rb_buf_addf(out, "%swhen: %s\n", pre, jget(s, "when"));
+	if (jget(s, "skip") != NULL) {
+		/* Not its commands: they will not run with these params. */
+		rb_buf_addf(out, "%sskipped: %s\n", pre, jget(s, "skip"));
+		rb_buf_release(&tmp);
+		return;
+	}
 	if (cmd != NULL) {
 		char p2[80];
 
@@ -807,6 +902,11 @@ md_steps(struct rb_buf *out, const json_t *steps, bool layers)
 		rb_buf_reset(&tmp);
 		rb_buf_adds(out, " | ");
 		md_cell(out, jget(s, "when") ? jget(s, "when") : "-");
+		if (jget(s, "skip") != NULL) {
+			rb_buf_adds(out, " (skipped: ");
+			md_cell(out, jget(s, "skip"));
+			rb_buf_adds(out, ")");
+		}
 		rb_buf_addf(out, " | %s | ", jget(s, "timeout"));
 		retries_text(&tmp, s);
 		md_cell(out, tmp.len ? tmp.buf : "-");
