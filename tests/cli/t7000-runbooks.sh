@@ -365,17 +365,23 @@ test_expect_success 'incident-response: a rejected remediation fails the run and
 	grep "ESCALATE P1 - shop" "$DEMO_CHAT_LOG"
 '
 
-test_expect_success 'scheduled-maintenance: refused outside its window; --force-window pauses for people (exit 5, 4)' '
+test_expect_success 'scheduled-maintenance: announces days ahead, pauses for people, changes nothing outside its window' '
 	: >"$DEMO_CHAT_LOG" &&
+	test_must_fail --exit 4 "$RUNBOOK" run scheduled-maintenance -p change_id=CHG-1 2>err &&
+	grep "^paused  advance-notice" err &&
+	grep "Scheduled maintenance CHG-1" "$DEMO_CHAT_LOG" &&
+	id=$(sed -n "s/^runbook: run of .scheduled-maintenance. started, run \([^ ]*\)$/\1/p" err) &&
+	test -n "$id" &&
+	test_must_fail --exit 4 "$RUNBOOK" approve "$id" advance-notice --by alice 2>err &&
+	test_must_fail --exit 4 "$RUNBOOK" approve "$id" change-approval --by bob 2>err &&
+	grep "^paused  go-no-go" err &&
 	case $(date -u +%u%H) in
 	70[2-5]) ;;
-	*) test_must_fail --exit 5 "$RUNBOOK" run scheduled-maintenance -p change_id=CHG-1 2>err &&
-	   grep "outside its maintenance window" err ;;
-	esac &&
-	test_must_fail --exit 4 "$RUNBOOK" run scheduled-maintenance --force-window \
-	    -p change_id=CHG-1 2>err &&
-	grep "^paused  advance-notice" err &&
-	grep "Scheduled maintenance CHG-1" "$DEMO_CHAT_LOG"
+	*) test_must_fail --exit 1 "$RUNBOOK" approve "$id" go-no-go --by carol 2>err &&
+	   grep "outside the window (Sunday 02:00-06:00 UTC): nothing was changed" err &&
+	   ! grep "^start   maintenance" err &&
+	   ! grep FAILED "$DEMO_CHAT_LOG" ;;
+	esac
 '
 
 test_done
