@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,50 @@ detect_kind(const char *path)
 	return k;
 }
 
+/*
+ * A routes file names the environment variables that hold its secrets;
+ * `serve` refuses to start while one is unset. Say so here too, as a
+ * warning (validate may run where the secrets are not).
+ */
+static void
+check_secret_env(struct rb_diags *d, const struct rb_routes *routes)
+{
+	static const struct {
+		const char *section, *key, *what;
+		size_t off;
+	} envs[] = {
+		{ NULL, "bearer_token_env", "the bearer token",
+		    offsetof(struct rb_routes_auth, bearer_token_env) },
+		{ "basic", "user_env", "the basic auth user",
+		    offsetof(struct rb_routes_auth, basic_user_env) },
+		{ "basic", "password_env", "the basic auth password",
+		    offsetof(struct rb_routes_auth, basic_password_env) },
+		{ "hmac", "secret_env", "the HMAC secret",
+		    offsetof(struct rb_routes_auth, hmac_secret_env) },
+		{ "grafana", "secret_env", "the Grafana signing secret",
+		    offsetof(struct rb_routes_auth, grafana_secret_env) },
+	};
+	const struct rb_node *auth, *n;
+	const char *name, *v;
+	size_t i;
+
+	auth = rb_node_get(rb_yaml_root(routes->doc), "auth");
+	for (i = 0; i < RB_ARRAY_SIZE(envs); i++) {
+		name = *(char *const *)((const char *)&routes->auth +
+		    envs[i].off);
+		if (name == NULL || ((v = getenv(name)) != NULL && *v != '\0'))
+			continue;
+		n = envs[i].section != NULL ?
+		    rb_node_get(rb_node_get(auth, envs[i].section),
+		    envs[i].key) : rb_node_get(auth, envs[i].key);
+		rb_diag_warn(d, n != NULL ? &n->loc : NULL, "environment "
+		    "variable '%s' (%s) is not set: 'runbook serve' refuses "
+		    "to start without it", name, envs[i].what);
+		rb_diag_hint(d, "export %s=... first (e.g. $(openssl rand -hex "
+		    "32), the same value the sender is given)", name);
+	}
+}
+
 static void
 validate_file(const char *path, struct totals *t)
 {
@@ -115,6 +160,8 @@ validate_file(const char *path, struct totals *t)
 		break;
 	case KIND_ROUTES:
 		r = rb_routes_load(&routes, path, &d);
+		if (r == 0)
+			check_secret_env(&d, routes);
 		break;
 	default:
 		r = rb_runbook_load(&rb, path,

@@ -160,6 +160,17 @@ test_expect_success 'a secret variable that is not set: exit 2, named' '
 	! grep "pa:ss" err
 '
 
+test_expect_success 'validate warns about every secret variable serve would miss' '
+	env -u WH_PASS -u WH_GRAFANA "$RUNBOOK" validate routes.yaml >out 2>err &&
+	cat err &&
+	grep "0 errors, 2 warnings" out &&
+	grep "routes.yaml:[0-9]*:[0-9]*: warning: environment variable .WH_PASS. (the basic auth password) is not set" err &&
+	grep "warning: environment variable .WH_GRAFANA. (the Grafana signing secret) is not set" err &&
+	! grep "WH_TOKEN\|WH_HMAC\|WH_USER" err &&
+	"$RUNBOOK" validate routes.yaml >out 2>err &&
+	grep "0 errors, 0 warnings" out
+'
+
 test_expect_success 'an empty secret variable: exit 2' '
 	test_must_fail --exit 2 env WH_TOKEN= timeout 10 "$RUNBOOK" serve \
 		--routes routes.yaml --listen 127.0.0.1:$PORT 2>err &&
