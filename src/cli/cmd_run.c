@@ -3,9 +3,11 @@
  * runbook, rendering its events and mapping the outcome to the SPEC exit
  * codes.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -155,6 +157,18 @@ ask_in_place(const struct rb_run_result *res, const char *state,
 	    "answered at the terminal (--interactive)") != 0)
 		return RB_EXIT_FAILED;
 	return cli_resume(state, res->run_id, 0, NULL, NULL, json, verbose);
+}
+
+/* A full SHA-256 in hex, as `plan` prints it. */
+static bool
+is_digest(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return i == 64;
 }
 
 int
@@ -309,12 +323,20 @@ cmd_run(int argc, char **argv)
 		goto out;
 	}
 	if (digest != NULL || ro.dry_run == RB_DRY_ALL) {
+		if (digest != NULL && !is_digest(digest)) {
+			cli_error("bad --plan-digest '%s': a digest is 64 hex "
+			    "characters; got %zu", digest, strlen(digest));
+			cli_hint("copy the whole digest from the 'plan "
+			    "digest:' line of 'runbook plan %s'", rb->name);
+			ex = RB_EXIT_USAGE;
+			goto out;
+		}
 		if (rb_plan_build(&plan, rb, &params, inv, &err) != 0) {
 			cli_print_error(&err);
 			goto out;
 		}
 	}
-	if (digest != NULL && strcmp(digest, rb_plan_digest(plan)) != 0) {
+	if (digest != NULL && strcasecmp(digest, rb_plan_digest(plan)) != 0) {
 		cli_error("plan digest mismatch for '%s': approved %s, "
 		    "current %s", rb->name, digest, rb_plan_digest(plan));
 		cli_hint("the runbook or its parameters changed since the plan "

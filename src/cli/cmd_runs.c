@@ -345,7 +345,7 @@ cmd_show(int argc, char **argv)
 		    run.actor ? run.actor : "?",
 		    run.trigger ? run.trigger : "cli", d);
 		if (run.runbook_path != NULL)
-			printf("  runbook %s (sha256 %.16s...)\n",
+			printf("  runbook %s (sha256 %s)\n",
 			    run.runbook_path, run.runbook_digest ?
 			    run.runbook_digest : "?");
 		if (run.params != NULL)

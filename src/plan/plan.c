@@ -305,7 +305,8 @@ note_empty(enum rb_type *out_type, const struct rb_name_ref *ref,
  * Why a step will be skipped whatever happens before it: its `when` is
  * already false with these params and this environment (a `when` that
  * needs a step's result is not decided here). Sets *out to the reason
- * ("params.x is empty") or leaves it empty.
+ * ("params.x is empty") or leaves it empty. It is part of the plan, and so
+ * of the digest, like every value the plan renders from params and env.
  */
 static void
 skip_reason(struct rb_buf *out, const struct rb_step *s,
@@ -327,28 +328,6 @@ skip_reason(struct rb_buf *out, const struct rb_step *s,
 out:
 	rb_value_release(&v);
 	rb_diags_release(&d);
-}
-
-/*
- * Drop the "skip" notes from a copy of the plan before it is hashed: they
- * depend on the environment of whoever looks (env.* in a `when`), and the
- * digest must be the same for the reviewer and the runner.
- */
-static void
-strip_skips(json_t *steps)
-{
-	size_t i;
-	json_t *st;
-
-	json_array_foreach(steps, i, st) {
-		json_t *rbk = json_object_get(st, "rollback");
-
-		json_object_del(st, "skip");
-		if (json_is_object(rbk))
-			json_object_del(rbk, "skip");
-		strip_skips(json_object_get(json_object_get(st, "runbook"),
-		    "steps"));
-	}
 }
 
 static void sub_plan(json_t *x, const struct rb_step *s,
@@ -533,7 +512,7 @@ plan_build(struct rb_plan **out, const struct rb_runbook *rb,
 	struct rb_buf tmp = RB_BUF_INIT;
 	struct rb_plan *plan = NULL;
 	json_t *root = json_object(), *steps = json_array(), *of = json_array();
-	json_t *pj = json_object(), *hashed = NULL;
+	json_t *pj = json_object();
 	char *canon = NULL;
 	size_t i, *order = NULL;
 	int r;
@@ -597,10 +576,7 @@ plan_build(struct rb_plan **out, const struct rb_runbook *rb,
 	of = NULL;
 
 	plan = xcalloc(1, sizeof(*plan));
-	hashed = json_deep_copy(root);
-	strip_skips(json_object_get(hashed, "steps"));
-	strip_skips(json_object_get(hashed, "on_failure"));
-	canon = json_dumps(hashed, JSON_COMPACT | JSON_SORT_KEYS);
+	canon = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	if (canon == NULL) {
 		r = rb_error_set(err, RB_ERROR, "cannot serialise the plan");
 		goto out;
@@ -616,7 +592,6 @@ out:
 	free(order);
 	free(canon);
 	free(plan);
-	json_decref(hashed);
 	json_decref(root);
 	json_decref(steps);
 	json_decref(of);
@@ -1022,7 +997,7 @@ format_dot(struct rb_buf *out, const json_t *p)
 	dot_str(out, jget(p, "runbook"));
 	rb_buf_adds(out, " {\n  rankdir=TB;\n  node [shape=box, "
 	    "style=rounded, fontname=\"monospace\"];\n  label=");
-	rb_buf_addf(&label, "%s\nplan digest %.16s...", jget(p, "runbook"),
+	rb_buf_addf(&label, "%s\nplan digest %s", jget(p, "runbook"),
 	    jget(p, "digest"));
 	dot_str(out, label.buf);
 	rb_buf_reset(&label);

@@ -470,7 +470,8 @@ parse_head(char out[RB_AUDIT_HASH_SIZE], struct rb_store *st, const char *h)
 	return 0;
 bad:
 	rb_error_set(&st->err, RB_EINVAL,
-	    "invalid audit head '%s': expected 64 hex digits", h);
+	    "invalid audit head '%s': a hash is 64 hex characters; got %zu",
+	    h, strlen(h));
 	rb_error_hint(&st->err, "'runbook audit head' prints the head hash");
 	return RB_EINVAL;
 }

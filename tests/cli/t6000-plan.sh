@@ -92,6 +92,48 @@ test_expect_success 'the digest changes when a rendered value changes' '
 	test "$a" != "$b"
 '
 
+test_expect_success 'a shortened digest is refused, saying what a digest is' '
+	a=$("$RUNBOOK" plan db | sed -n "s/^plan digest: //p") &&
+	short=$(printf %s "$a" | cut -c1-16) &&
+	test_must_fail --exit 2 "$RUNBOOK" run db --plan-digest "$short" 2>err &&
+	grep "a digest is 64 hex characters; got 16" err &&
+	! grep "changed" err
+'
+
+cat >runbooks/opt.yaml <<'YAML'
+runbook: opt
+params:
+  flag: {default: ""}
+  url: {default: ""}
+steps:
+  - id: touch-flag
+    when: params.flag != ""
+    run: touch {{ params.flag }}
+  - id: probe
+    when: params.url != ""
+    http: {url: "{{ params.url }}"}
+  - id: tell
+    when: env.RB_TEST_HOOK
+    notify: {url: "{{ env.RB_TEST_HOOK }}", text: hi}
+  - id: always
+    run: echo {{ params.flag }}
+YAML
+
+test_expect_success 'a step whose when is already false says why, not its empty command' '
+	env -u RB_TEST_HOOK "$RUNBOOK" plan opt >out &&
+	cat out &&
+	grep "^      skipped: params.flag is empty$" out &&
+	grep "^      skipped: params.url is empty$" out &&
+	grep "^      skipped: env.RB_TEST_HOOK is not set$" out &&
+	! grep "\\$ touch" out && ! grep "GET" out && ! grep "POST" out &&
+	grep "^      \$ echo .." out &&
+	env -u RB_TEST_HOOK "$RUNBOOK" plan opt --format json >p.json &&
+	python3 -c "import json,sys; s=json.load(open(\"p.json\"))[\"steps\"]; assert s[0][\"skip\"] == \"params.flag is empty\", s; assert \"skip\" not in s[3]" &&
+	RB_TEST_HOOK=http://127.0.0.1:9/x "$RUNBOOK" plan opt -p flag=/tmp/f -p url=http://127.0.0.1:9/ >out &&
+	! grep "skipped" out &&
+	grep "touch ./tmp/f." out && grep "GET http://127.0.0.1:9/" out && grep "POST to" out
+'
+
 if command -v dot >/dev/null 2>&1; then
 	test_expect_success 'dot output renders with graphviz' '
 		"$RUNBOOK" plan db --format dot >g.dot 2>/dev/null &&
