@@ -61,6 +61,48 @@ test_expect_success 'a step on a group runs once per host, over SSH' '
 	grep "^HOST  *hello" err && grep "^web3  *ok" err
 '
 
+test_expect_success 'fan-out output: each host once, its own output, no group in the grid' '
+	cat >runbooks/fanfail.yaml <<-YAML &&
+	runbook: fanfail
+	steps:
+	  - id: hello
+	    on: web
+	    run: |
+	      echo "out of \$RUNBOOK_HOST"
+	      if [ "\$RUNBOOK_HOST" = web2 ]; then echo "web2 breaks" >&2; exit 3; fi
+	    rollback: echo "undo on \$RUNBOOK_HOST"
+	  - id: one
+	    on: web1
+	    run: echo "only web1"
+	    needs: []
+	on_failure:
+	  - id: tell
+	    run: echo told
+	YAML
+	test_must_fail --exit 1 "$RUNBOOK" run fanfail 2>err &&
+	cat err &&
+	test "$(grep -c "^ok      one on web1 " err)" -eq 1 &&
+	grep "^failed  hello on web .*: 1 of 4 hosts failed" err &&
+	sed -n "/^failed  hello on web /,/^[a-z]/p" err >after &&
+	! grep "out of" after &&
+	sed -n "/^failed  hello on web2 /,/^[a-z]/p" err >web2 &&
+	grep "| out of web2" web2 && ! grep "out of web[134]" web2 &&
+	grep "^HOST  *hello  *one" err &&
+	! grep "^web  " err &&
+	grep "^web2  *FAIL" err &&
+	grep "failed: 1 succeeded, 1 failed, 0 skipped$" err
+'
+
+test_expect_success '-v streams each host'"'"'s output as it comes, naming the host' '
+	test_must_fail --exit 1 "$RUNBOOK" run fanfail -v 2>err &&
+	grep "^    web3 | out of web3$" err &&
+	grep "^    web2 ! web2 breaks$" err &&
+	grep "^    web1 | undo on web1$" err &&
+	"$RUNBOOK" run fanfail -v --output json >ev 2>/dev/null;
+	grep "\"event\":\"step_output\".*\"host\":\"web4\".*\"line\":\"out of web4\"" ev &&
+	grep "\"event\":\"step_finished\".*\"host\":\"web\".*\"hosts\":4" ev
+'
+
 test_expect_success 'a hostile param arrives byte-identical on the host and runs nothing' '
 	cat >runbooks/inj.yaml <<-YAML &&
 	runbook: inj
