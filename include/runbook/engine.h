@@ -99,7 +99,7 @@ struct rb_event {
 	 * that one has nhosts > 0 and no output of its own. 0 otherwise.
 	 */
 	int nhosts;
-	bool resumed;			/* RUN_STARTED: continues a journaled run */
+	bool resumed;			/* RUN_STARTED: continues a run */
 };
 
 typedef void (*rb_event_fn)(const struct rb_event *ev, void *payload);

@@ -73,6 +73,73 @@ run_json(const struct rb_journal_run *r)
 	return o;
 }
 
+/* Whether --status S can match a run; says why not. */
+static bool
+status_ok(const char *want)
+{
+	if (strcmp(want, "refused") == 0) {
+		cli_error("no run has the status 'refused': a refused run "
+		    "never starts, so it is not in the journal");
+		cli_hint("refusals are in the audit log: runbook audit export");
+		return false;
+	}
+	if (strcmp(want, "crashed") != 0 &&
+	    !rb_journal_run_status_valid(want)) {
+		cli_error("unknown run status '%s'", want);
+		cli_hint("use running, crashed, succeeded, failed, "
+		    "rollback_failed, paused or interrupted");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The first limit runs of list whose shown status is want (any when NULL),
+ * as a table or JSON lines; a hint when more were left out.
+ */
+static void
+print_runs(const struct rb_journal_run_list *list, const char *want,
+    size_t limit, bool json)
+{
+	size_t i, n, shown = 0;
+
+	for (i = 0; i < list->nr; i++)
+		if (want == NULL || strcmp(shown_status(&list->runs[i]),
+		    want) == 0)
+			shown++;
+	if (!json && shown > 0)
+		printf("%-26s %-22s %-15s %-24s %9s  %s\n", "RUN", "RUNBOOK",
+		    "STATUS", "STARTED", "DURATION", "TRIGGER");
+	for (i = 0, n = 0; i < list->nr && n < limit; i++) {
+		const struct rb_journal_run *r = &list->runs[i];
+		char t[40], d[32];
+
+		if (want != NULL && strcmp(shown_status(r), want) != 0)
+			continue;
+		n++;
+		if (json) {
+			json_t *o = run_json(r);
+			char *s = json_dumps(o, JSON_COMPACT);
+
+			printf("%s\n", s);
+			free(s);
+			json_decref(o);
+			continue;
+		}
+		fmt_time(t, sizeof(t), r->started_ms);
+		fmt_dur(d, sizeof(d), r->finished_ms ?
+		    r->finished_ms - r->started_ms : -1);
+		printf("%-26s %-22s %-15s %-24s %9s  %s\n", r->run_id,
+		    r->runbook, shown_status(r), t, d,
+		    r->trigger ? r->trigger : "-");
+	}
+	if (!json && shown > limit) {
+		fflush(stdout);
+		cli_hint("only the %zu most recent run%s shown; --limit N "
+		    "shows more", limit, limit == 1 ? " is" : "s are");
+	}
+}
+
 int
 cmd_runs(int argc, char **argv)
 {
@@ -91,7 +158,7 @@ cmd_runs(int argc, char **argv)
 	const char *state = NULL, *want = NULL;
 	bool json = false;
 	long long n;
-	size_t i, limit = f.limit, shown = 0;
+	size_t limit = f.limit;
 	int c, ex = RB_EXIT_USAGE;
 
 	while ((c = getopt_long(argc, argv, "n:r:s:o:S:h", opts, NULL)) != -1) {
@@ -131,19 +198,8 @@ cmd_runs(int argc, char **argv)
 		cli_usage(stderr, "runs");
 		return RB_EXIT_USAGE;
 	}
-	if (want != NULL && strcmp(want, "refused") == 0) {
-		cli_error("no run has the status 'refused': a refused run "
-		    "never starts, so it is not in the journal");
-		cli_hint("refusals are in the audit log: runbook audit export");
+	if (want != NULL && !status_ok(want))
 		return RB_EXIT_USAGE;
-	}
-	if (want != NULL && strcmp(want, "crashed") != 0 &&
-	    !rb_journal_run_status_valid(want)) {
-		cli_error("unknown run status '%s'", want);
-		cli_hint("use running, crashed, succeeded, failed, "
-		    "rollback_failed, paused or interrupted");
-		return RB_EXIT_USAGE;
-	}
 	/*
 	 * "crashed" is "running" with its process gone, which only a look at
 	 * the process tells: take every running run and sort them here. One
@@ -164,41 +220,7 @@ cmd_runs(int argc, char **argv)
 		ex = RB_EXIT_FAILED;
 		goto out;
 	}
-	for (i = 0; i < list.nr; i++)
-		if (want == NULL || strcmp(shown_status(&list.runs[i]),
-		    want) == 0)
-			shown++;
-	if (!json && shown > 0)
-		printf("%-26s %-22s %-15s %-24s %9s  %s\n", "RUN", "RUNBOOK",
-		    "STATUS", "STARTED", "DURATION", "TRIGGER");
-	for (i = 0, n = 0; i < list.nr && (size_t)n < limit; i++) {
-		const struct rb_journal_run *r = &list.runs[i];
-		char t[40], d[32];
-
-		if (want != NULL && strcmp(shown_status(r), want) != 0)
-			continue;
-		n++;
-		if (json) {
-			json_t *o = run_json(r);
-			char *s = json_dumps(o, JSON_COMPACT);
-
-			printf("%s\n", s);
-			free(s);
-			json_decref(o);
-			continue;
-		}
-		fmt_time(t, sizeof(t), r->started_ms);
-		fmt_dur(d, sizeof(d), r->finished_ms ?
-		    r->finished_ms - r->started_ms : -1);
-		printf("%-26s %-22s %-15s %-24s %9s  %s\n", r->run_id,
-		    r->runbook, shown_status(r), t, d,
-		    r->trigger ? r->trigger : "-");
-	}
-	if (!json && shown > limit) {
-		fflush(stdout);
-		cli_hint("only the %zu most recent run%s shown; --limit N "
-		    "shows more", limit, limit == 1 ? " is" : "s are");
-	}
+	print_runs(&list, want, limit, json);
 	ex = RB_EXIT_OK;
 out:
 	rb_journal_run_list_release(&list);

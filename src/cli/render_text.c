@@ -284,8 +284,8 @@ render_event(const struct rb_event *ev, void *payload)
 			fprintf(r->f, "    %s %s %s\n", ev->host,
 			    ev->stream == 2 ? "!" : "|", ev->line);
 		else
-			fprintf(r->f, "    %s %s\n", ev->stream == 2 ? "!" : "|",
-			    ev->line);
+			fprintf(r->f, "    %s %s\n",
+			    ev->stream == 2 ? "!" : "|", ev->line);
 		break;
 	case RB_EV_STEP_RETRY:
 		w = find_row(r, ev, true);
@@ -434,6 +434,14 @@ hidden_row(const struct row *w)
 	return w->verdict && !w->on_host;
 }
 
+/* Whether two rows are the main phase of the same step. */
+static bool
+same_step(const struct row *a, const struct row *b)
+{
+	return strcmp(a->step, b->step) == 0 &&
+	    strcmp(a->phase, "main") == 0 && strcmp(b->phase, "main") == 0;
+}
+
 /*
  * Whether a row counts as one step in the run's totals: main-phase rows
  * only (not rollbacks or on_failure), and for a step on hosts its verdict,
@@ -442,6 +450,7 @@ hidden_row(const struct row *w)
 static bool
 counts_as_step(const struct render *r, const struct row *w)
 {
+	const struct row *x;
 	size_t i;
 
 	if (strcmp(w->phase, "main") != 0)
@@ -449,15 +458,14 @@ counts_as_step(const struct render *r, const struct row *w)
 	if (w->verdict || !w->on_host)
 		return true;
 	for (i = 0; i < r->nrows; i++)
-		if (r->rows[i].verdict && strcmp(r->rows[i].step, w->step) == 0 &&
-		    strcmp(r->rows[i].phase, "main") == 0)
+		if (r->rows[i].verdict && same_step(&r->rows[i], w))
 			return false;
-	for (i = 0; i < r->nrows; i++)
-		if (&r->rows[i] != w && r->rows[i].on_host &&
-		    strcmp(r->rows[i].step, w->step) == 0 &&
-		    strcmp(r->rows[i].phase, "main") == 0)
-			/* Several hosts, no verdict: the first stands for all. */
-			return &r->rows[i] > w;
+	for (i = 0; i < r->nrows; i++) {
+		x = &r->rows[i];
+		/* Several hosts, no verdict: the first stands for all. */
+		if (x != w && x->on_host && same_step(x, w))
+			return x > w;
+	}
 	return true;
 }
 

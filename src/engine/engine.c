@@ -196,7 +196,7 @@ engine_emit(struct engine *e, enum rb_event_type type, struct task *t)
 		} else if (t->hosts != NULL && t->nhosts > 0 &&
 		    (type == RB_EV_STEP_FINISHED ||
 		    type == RB_EV_ROLLBACK_FINISHED)) {
-			/* The verdict over the hosts: their output is theirs. */
+			/* The verdict over the hosts; the output is theirs. */
 			ev.nhosts = (int)t->nhosts;
 			ev.out_tail = ev.err_tail = NULL;
 			ev.out_total = ev.err_total = 0;
